@@ -1,0 +1,143 @@
+"""Numba kernels of the inverted index: plain functions over contiguous NumPy arrays.
+
+The Python wrappers in ``sparse_index.py`` validate and convert inputs; kernels assume:
+term ids int32, posting doc numbers int32 (sorted within a list), impacts unsigned ints,
+offsets int64. Every kernel is tested against a brute-force scipy oracle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, nogil=True)
+def scatter_postings(indptr, indices, impacts, doc_offset, cursor, out_docs, out_impacts):
+    """Append one chunk of documents to the posting lists.
+
+    Documents arrive in increasing doc number, so every list stays sorted. ``cursor[t]`` is the
+    next free slot of term ``t`` and is advanced in place. Zero impacts are skipped (they were
+    dropped from the document frequencies too).
+    """
+    for row in range(indptr.size - 1):
+        doc = doc_offset + row
+        for j in range(indptr[row], indptr[row + 1]):
+            imp = impacts[j]
+            if imp == 0:
+                continue
+            term = indices[j]
+            pos = cursor[term]
+            out_docs[pos] = doc
+            out_impacts[pos] = imp
+            cursor[term] = pos + 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _worse(score_a, doc_a, score_b, doc_b):
+    """Ranking order: higher score first, then lower doc number."""
+    return score_a < score_b or (score_a == score_b and doc_a > doc_b)
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(heap_s, heap_d, size, pos):
+    while True:
+        left = 2 * pos + 1
+        if left >= size:
+            return
+        child = left
+        right = left + 1
+        if right < size and _worse(heap_s[right], heap_d[right], heap_s[left], heap_d[left]):
+            child = right
+        if _worse(heap_s[child], heap_d[child], heap_s[pos], heap_d[pos]):
+            heap_s[pos], heap_s[child] = heap_s[child], heap_s[pos]
+            heap_d[pos], heap_d[child] = heap_d[child], heap_d[pos]
+            pos = child
+        else:
+            return
+
+
+@njit(cache=True, nogil=True)
+def _sift_up(heap_s, heap_d, pos):
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if _worse(heap_s[pos], heap_d[pos], heap_s[parent], heap_d[parent]):
+            heap_s[pos], heap_s[parent] = heap_s[parent], heap_s[pos]
+            heap_d[pos], heap_d[parent] = heap_d[parent], heap_d[pos]
+            pos = parent
+        else:
+            return
+
+
+@njit(cache=True, nogil=True)
+def _exact_one(q_terms, q_weights, term_offsets, post_docs, post_impacts, k,
+               acc, seen, touched, heap_s, heap_d, out_idx, out_scores):
+    """Term-at-a-time exhaustive scoring of one query, then a k-heap over touched documents.
+
+    ``acc``/``seen`` are zero on entry and restored to zero on exit, so one buffer serves a
+    whole block of queries without an O(n_docs) reset per query.
+    """
+    n_touched = 0
+    n_terms = term_offsets.size - 1
+    for i in range(q_terms.size):
+        term = q_terms[i]
+        weight = q_weights[i]
+        if term < 0 or term >= n_terms or weight == 0.0:
+            continue
+        for p in range(term_offsets[term], term_offsets[term + 1]):
+            doc = post_docs[p]
+            if seen[doc] == 0:
+                seen[doc] = 1
+                touched[n_touched] = doc
+                n_touched += 1
+            acc[doc] += weight * np.float32(post_impacts[p])
+    size = 0
+    for i in range(n_touched):
+        doc = touched[i]
+        score = acc[doc]
+        acc[doc] = 0.0
+        seen[doc] = 0
+        if not score > 0.0:
+            continue
+        if size < k:
+            heap_s[size] = score
+            heap_d[size] = doc
+            _sift_up(heap_s, heap_d, size)
+            size += 1
+        elif _worse(heap_s[0], heap_d[0], score, doc):
+            heap_s[0] = score
+            heap_d[0] = doc
+            _sift_down(heap_s, heap_d, size, 0)
+    # Pop the worst first and fill from the back: the output ends up best first.
+    for slot in range(size - 1, -1, -1):
+        out_scores[slot] = heap_s[0]
+        out_idx[slot] = heap_d[0]
+        heap_s[0] = heap_s[size - 1]
+        heap_d[0] = heap_d[size - 1]
+        size -= 1
+        _sift_down(heap_s, heap_d, size, 0)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def exact_search(q_indptr, q_terms, q_weights, term_offsets, post_docs, post_impacts,
+                 n_docs, k, n_blocks):
+    """Exact top-k for a batch of queries; blocks of queries run in parallel threads.
+
+    Returns (indices int64 (n, k), scores float32 (n, k)) in impact units, best first,
+    ``-1`` / ``0`` where fewer than ``k`` documents score above zero.
+    """
+    n_queries = q_indptr.size - 1
+    out_idx = np.full((n_queries, k), -1, dtype=np.int64)
+    out_scores = np.zeros((n_queries, k), dtype=np.float32)
+    n_blocks = max(1, min(n_blocks, n_queries))
+    for block in prange(n_blocks):
+        acc = np.zeros(n_docs, dtype=np.float32)
+        seen = np.zeros(n_docs, dtype=np.uint8)
+        touched = np.empty(n_docs, dtype=np.int32)
+        heap_s = np.empty(k, dtype=np.float32)
+        heap_d = np.empty(k, dtype=np.int64)
+        for q in range(block, n_queries, n_blocks):
+            lo = q_indptr[q]
+            hi = q_indptr[q + 1]
+            _exact_one(q_terms[lo:hi], q_weights[lo:hi], term_offsets, post_docs, post_impacts,
+                       k, acc, seen, touched, heap_s, heap_d, out_idx[q], out_scores[q])
+    return out_idx, out_scores
