@@ -118,6 +118,10 @@ class StagingDir:
         manifest_path = self.path / MANIFEST
         manifest_path.write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
         _fsync_tree(self.path)
+        # mkdtemp creates 0700; give the finished index the permissions of a normal folder.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.path, 0o777 & ~umask)
         old = None
         if self.target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-", dir=self.target.parent))
