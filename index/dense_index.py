@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from lsr.index.strings import StringTable, encode_strings
 
 from lsr.errors import IndexFormatError, InputError, require
+from lsr.index.strings import StringTable, encode_strings
 from lsr.manifest import StagingDir, load_arrays, read_manifest
 from lsr.results import SearchResult
 

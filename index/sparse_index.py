@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from lsr.index.strings import StringTable, encode_strings
 
 from lsr.encoders.base import SparseEncoder
 from lsr.errors import IndexFormatError, InputError, VocabularyMismatchError
+from lsr.index.strings import StringTable, encode_strings
 from lsr.manifest import StagingDir, load_arrays, read_manifest
 from lsr.results import SearchResult
 from lsr.sparse import SparseBatch
