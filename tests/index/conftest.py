@@ -1,43 +1,9 @@
-"""Seeded random sparse collections for the index tests."""
+"""Fixtures of the index tests."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import scipy.sparse as sp
-
-from lsr import SparseBatch
-
-
-def random_batch(n: int, dim: int, density: float, seed: int, *, integer: bool = False,
-                 empty_rows: int = 0) -> SparseBatch:
-    """A seeded random batch; ``integer`` weights create exact score ties."""
-    rng = np.random.default_rng(seed)
-    matrix = sp.random(n, dim, density=density, random_state=rng, format="csr",
-                       dtype=np.float32)
-    if integer:
-        matrix.data = rng.integers(1, 4, size=matrix.data.size).astype(np.float32)
-    else:
-        matrix.data = rng.lognormal(0.0, 0.7, size=matrix.data.size).astype(np.float32)
-    if empty_rows:
-        rows = rng.choice(n, size=empty_rows, replace=False)
-        matrix = matrix.tolil()
-        for r in rows:
-            matrix.rows[r] = []
-            matrix.data[r] = []
-        matrix = matrix.tocsr()
-    return SparseBatch.from_scipy(matrix)
-
-
-def oracle(queries: SparseBatch, docs_matrix, k: int):
-    """Brute-force top-k: scipy Q @ D.T, positive scores only, ties by lower doc number."""
-    scores = (queries.to_scipy().astype(np.float64) @ docs_matrix.T.astype(np.float64))
-    scores = np.asarray(scores.todense())
-    out = []
-    for row in scores:
-        order = np.lexsort((np.arange(row.size), -row))
-        out.append([(int(d), float(row[d])) for d in order[:k] if row[d] > 0])
-    return out
+from index_helpers import random_batch
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import oracle, random_batch
+from index_helpers import oracle, random_batch
 
 from lsr import InputError, SparseBatch, VocabularyMismatchError
 from lsr.index import SparseIndex
