@@ -89,6 +89,11 @@ def read_queries(path: str | Path) -> dict[str, str]:
     return queries
 
 
+def sample_dataset() -> Path:
+    """The folder of the small BEIR-layout dataset shipped with lsr (``lsr/data/sample``)."""
+    return Path(__file__).resolve().parent / "data" / "sample"
+
+
 # -- internals --------------------------------------------------------------------------------
 def _resolve(path: str | Path, beir_name: str, what: str) -> Path:
     path = Path(path)
