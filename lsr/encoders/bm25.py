@@ -13,8 +13,9 @@ identical. Summing duplicated query terms is what Anserini's bag-of-words query 
 ``N`` is the number of fitted documents with at least one term and ``avgdl`` their mean length
 in terms (after stopwords), as Lucene's ``docCount`` and ``sumTotalTermFreq / docCount``. By
 default document lengths ``dl`` are exact; Lucene stores them lossily in one byte (exact below 24,
-then 4 significant bits), and ``lucene_norms=True`` applies the same rounding so that scores match
-Anserini's to float precision (SciFact nDCG@10 0.6789 instead of 0.6777 with exact lengths).
+then 4 significant bits), and ``lucene_norms=True`` applies the same rounding. With it, brute-force
+search on BEIR SciFact reproduces Anserini's published BM25 flat figures (nDCG@10 0.6789,
+R@100 0.9253); exact lengths give 0.6777 / 0.9253.
 
 The defaults ``k1=0.9, b=0.4`` are Anserini's/Pyserini's.
 """
