@@ -3,11 +3,13 @@
 Nested subpackages are computed per mapped folder, so a new subfolder cannot be forgotten.
 """
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
 MAPPED = {"lsr.index": "index", "lsr.train": "train", "lsr.eval": "eval"}
 
-packages = [p for p in find_packages(include=["lsr", "lsr.*"])]
+# lsr/data holds package data folders without __init__.py: list them as namespace packages.
+packages = find_packages(include=["lsr", "lsr.*"])
+packages += find_namespace_packages(include=["lsr.data", "lsr.data.*"])
 package_dir = {"lsr": "lsr"}
 for name, folder in MAPPED.items():
     packages.append(name)
