@@ -29,3 +29,52 @@ def scifact_dir(shared_dir: Path) -> Path:
         pytest.skip(f"BEIR SciFact not found at {path}")
     return path
 # --- end shared data ---------------------------------------------------------------------------
+
+
+# --- shared models (encoder tests: SPLADE, inference-free, dense) ------------------------------
+def shared_model(shared_dir: Path, name: str, *, needs_torch: bool = True) -> Path:
+    """``shared/models/<name>``; skips when absent or (``needs_torch``) torch is missing."""
+    path = shared_dir / "models" / name
+    if not (path / "config.json").is_file():
+        pytest.skip(f"model {name} not found at {path}")
+    if needs_torch:
+        pytest.importorskip("torch", reason="torch not installed (pip install 'lsr[models]')")
+        pytest.importorskip("transformers", reason="transformers not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def splade_tiny_dir(shared_dir: Path) -> Path:
+    """``shared/models/splade-tiny`` (BertForMaskedLM, BERT uncased vocab); skips when absent."""
+    return shared_model(shared_dir, "splade-tiny")
+
+
+@pytest.fixture(scope="session")
+def splade_tiny_tokenizer_file(shared_dir: Path) -> Path:
+    """splade-tiny's ``tokenizer.json`` for torch-free tests (Rust ``tokenizers`` only)."""
+    path = shared_model(shared_dir, "splade-tiny", needs_torch=False) / "tokenizer.json"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+@pytest.fixture(scope="session")
+def minilm_dir(shared_dir: Path) -> Path:
+    """``shared/models/all-MiniLM-L6-v2`` (sentence-transformers); skips when absent."""
+    return shared_model(shared_dir, "all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def scifact_texts(scifact_dir: Path) -> list[str]:
+    """The first 16 SciFact documents as ``title + " " + text``."""
+    import json
+
+    texts = []
+    with open(scifact_dir / "corpus.jsonl", encoding="utf-8") as f:
+        for line in f:
+            doc = json.loads(line)
+            texts.append(f"{doc['title']} {doc['text']}".strip())
+            if len(texts) == 16:
+                break
+    return texts
+# --- end shared models -------------------------------------------------------------------------
