@@ -7,7 +7,7 @@ Term weight ``w_j = pool_i act(logit_ij)`` over the tokens ``i`` of a text, with
   Ranking." SIGIR 2021 (sum pooling).
 - Formal, Lassance, Piwowarski, Clinchant. "SPLADE v2." arXiv:2109.10086, 2021 (max pooling).
 
-``log(1 + log(1 + ReLU(x)))`` is the activation of OpenSearch's inference-free document models.
+``log(1 + log(1 + ReLU(x)))`` is the activation of OpenSearch's doc-v3 inference-free models.
 
 Speed. The vocabulary projection dominates: for splade-tiny it is 128 -> 30,522 per token, i.e.
 a ``(tokens, 30522)`` logits tensor per text that is 30 MB at 256 tokens. Two things make it fast:
@@ -19,9 +19,11 @@ a ``(tokens, 30522)`` logits tensor per text that is 30 MB at 256 tokens. Two th
    never materialised. Padding positions are overwritten with the text's first real token so the
    max needs no mask, and the output bias is added after pooling (``max(x + b) = max(x) + b``).
 
-Measured on 2 cores (AVX-512, no AMX), 64 SciFact documents at max length 256: 8.6 docs/s for
-the straightforward ``model(...).logits`` path, ~75 docs/s for the tiled fast path (fp32), ~170
-docs/s with ``dtype="bfloat16"`` (projection in bf16; max weight difference ~0.02).
+Measured on 2 cores (AVX-512, no AMX), SciFact documents at max length 256, batch 32
+(``scripts/bench_encoders.py``): 8.6 docs/s for the straightforward ``model(...).logits`` path,
+~64 docs/s tiled with the activation on every token (``fast_path=False``), ~75 docs/s for the
+tiled fast path (fp32, at the machine's matmul peak), ~170 docs/s with ``dtype="bfloat16"``
+(projection in bf16; max weight difference ~0.02).
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ class SpladeEncoder(SparseEncoder):
         self.query_max_length = query_max_length if query_max_length is not None else max_length
         self.activation = activation
         self.pooling = pooling
-        self.zero_special_tokens = zero_special_tokens
+        self.zero_special_tokens = bool(zero_special_tokens)
         self.top_k = top_k
         self.threshold = float(threshold)
         self.batch_size = batch_size
@@ -113,15 +115,15 @@ class SpladeEncoder(SparseEncoder):
         #: (activation on every token, then pooling); outputs agree to float rounding.
         self.fast_path = fast_path
 
-        self._projection = _split_projection(model, tokenizer)
-        if self._projection is None:
+        projection = _split_projection(model, tokenizer)
+        if projection is None:
             output = model.get_output_embeddings()
             vocab_size = getattr(output, "out_features", None) or model.config.vocab_size
             if dtype != "float32":
                 logger.warning("dtype=%r is ignored: this model's head cannot be split", dtype)
             self._weight = self._bias = None
         else:
-            weight, bias, self._slot = self._projection
+            weight, bias, self._slot = projection
             vocab_size = weight.shape[0]
             self._bias = bias.float()
             self._weight = weight.to(torch.bfloat16 if dtype == "bfloat16" else torch.float32)
