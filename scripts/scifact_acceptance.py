@@ -55,7 +55,7 @@ def main() -> None:
         report = evaluate_encoder(dataset, spec, out_dir=args.out / f"{name}-b{args.bits}",
                                   encoder_options=options, bits=args.bits,
                                   rebuild=args.rebuild)
-        row = {"encoder": name, **report.to_json(), "wall_seconds": time.perf_counter() - t0,
+        row = {**report.to_json(), "encoder": name, "wall_seconds": time.perf_counter() - t0,
                "reference_ndcg@10": REFERENCE[name][0], "rule": REFERENCE[name][1],
                "pass": passes(name, report.metrics["ndcg@10"])}
         rows.append(row)
