@@ -2,7 +2,10 @@
 
 The Python wrappers in ``sparse_index.py`` validate and convert inputs; kernels assume:
 term ids int32, posting doc numbers int32 (sorted within a list), impacts unsigned ints,
-offsets int64. Every kernel is tested against a brute-force scipy oracle.
+offsets int64, and integer query weights (int64). Scores are exact int64 sums of
+``query weight x impact``: every algorithm (exhaustive, MaxScore, block-max) therefore returns
+bit-identical rankings, with ties broken by lower document number. Every kernel is tested
+against a brute-force scipy oracle.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def _exact_one(q_terms, q_weights, term_offsets, post_docs, post_impacts, k,
     for i in range(q_terms.size):
         term = q_terms[i]
         weight = q_weights[i]
-        if term < 0 or term >= n_terms or weight == 0.0:
+        if term < 0 or term >= n_terms or weight == 0:
             continue
         for p in range(term_offsets[term], term_offsets[term + 1]):
             doc = post_docs[p]
@@ -89,25 +92,37 @@ def _exact_one(q_terms, q_weights, term_offsets, post_docs, post_impacts, k,
                 seen[doc] = 1
                 touched[n_touched] = doc
                 n_touched += 1
-            acc[doc] += weight * np.float32(post_impacts[p])
+            acc[doc] += weight * np.int64(post_impacts[p])
     size = 0
     for i in range(n_touched):
         doc = touched[i]
         score = acc[doc]
-        acc[doc] = 0.0
+        acc[doc] = 0
         seen[doc] = 0
-        if not score > 0.0:
+        if score <= 0:
             continue
-        if size < k:
-            heap_s[size] = score
-            heap_d[size] = doc
-            _sift_up(heap_s, heap_d, size)
-            size += 1
-        elif _worse(heap_s[0], heap_d[0], score, doc):
-            heap_s[0] = score
-            heap_d[0] = doc
-            _sift_down(heap_s, heap_d, size, 0)
-    # Pop the worst first and fill from the back: the output ends up best first.
+        size = heap_offer(heap_s, heap_d, size, k, score, doc)
+    drain_heap(heap_s, heap_d, size, out_idx, out_scores)
+
+
+@njit(cache=True, nogil=True)
+def heap_offer(heap_s, heap_d, size, k, score, doc):
+    """Offer ``(score, doc)`` to a k-heap whose root is the worst hit; return the new size."""
+    if size < k:
+        heap_s[size] = score
+        heap_d[size] = doc
+        _sift_up(heap_s, heap_d, size)
+        return size + 1
+    if _worse(heap_s[0], heap_d[0], score, doc):
+        heap_s[0] = score
+        heap_d[0] = doc
+        _sift_down(heap_s, heap_d, size, 0)
+    return size
+
+
+@njit(cache=True, nogil=True)
+def drain_heap(heap_s, heap_d, size, out_idx, out_scores):
+    """Empty the heap into the outputs, best first (pop the worst, fill from the back)."""
     for slot in range(size - 1, -1, -1):
         out_scores[slot] = heap_s[0]
         out_idx[slot] = heap_d[0]
@@ -122,18 +137,18 @@ def exact_search(q_indptr, q_terms, q_weights, term_offsets, post_docs, post_imp
                  n_docs, k, n_blocks):
     """Exact top-k for a batch of queries; blocks of queries run in parallel threads.
 
-    Returns (indices int64 (n, k), scores float32 (n, k)) in impact units, best first,
-    ``-1`` / ``0`` where fewer than ``k`` documents score above zero.
+    Returns (indices int64 (n, k), scores int64 (n, k)) in units of query weight x impact,
+    best first, ``-1`` / ``0`` where fewer than ``k`` documents score above zero.
     """
     n_queries = q_indptr.size - 1
     out_idx = np.full((n_queries, k), -1, dtype=np.int64)
-    out_scores = np.zeros((n_queries, k), dtype=np.float32)
+    out_scores = np.zeros((n_queries, k), dtype=np.int64)
     n_blocks = max(1, min(n_blocks, n_queries))
     for block in prange(n_blocks):
-        acc = np.zeros(n_docs, dtype=np.float32)
+        acc = np.zeros(n_docs, dtype=np.int64)
         seen = np.zeros(n_docs, dtype=np.uint8)
         touched = np.empty(n_docs, dtype=np.int32)
-        heap_s = np.empty(k, dtype=np.float32)
+        heap_s = np.empty(k, dtype=np.int64)
         heap_d = np.empty(k, dtype=np.int64)
         for q in range(block, n_queries, n_blocks):
             lo = q_indptr[q]
@@ -141,3 +156,35 @@ def exact_search(q_indptr, q_terms, q_weights, term_offsets, post_docs, post_imp
             _exact_one(q_terms[lo:hi], q_weights[lo:hi], term_offsets, post_docs, post_impacts,
                        k, acc, seen, touched, heap_s, heap_d, out_idx[q], out_scores[q])
     return out_idx, out_scores
+
+
+@njit(cache=True, nogil=True)
+def build_blocks(term_offsets, post_docs, post_impacts, block_size):
+    """Cut every posting list into blocks of ``block_size`` postings.
+
+    Returns ``block_offsets`` (int64, n_terms + 1: term t owns blocks
+    ``block_offsets[t]:block_offsets[t + 1]``), ``block_max`` (the largest impact in each
+    block, same dtype as the impacts) and ``block_last`` (int32, the last doc of each block).
+    """
+    n_terms = term_offsets.size - 1
+    block_offsets = np.zeros(n_terms + 1, dtype=np.int64)
+    for t in range(n_terms):
+        length = term_offsets[t + 1] - term_offsets[t]
+        block_offsets[t + 1] = block_offsets[t] + (length + block_size - 1) // block_size
+    n_blocks = block_offsets[n_terms]
+    block_max = np.zeros(n_blocks, dtype=post_impacts.dtype)
+    block_last = np.zeros(n_blocks, dtype=np.int32)
+    for t in range(n_terms):
+        start = term_offsets[t]
+        end = term_offsets[t + 1]
+        b = block_offsets[t]
+        for lo in range(start, end, block_size):
+            hi = min(lo + block_size, end)
+            top = post_impacts[lo]
+            for p in range(lo + 1, hi):
+                if post_impacts[p] > top:
+                    top = post_impacts[p]
+            block_max[b] = top
+            block_last[b] = post_docs[hi - 1]
+            b += 1
+    return block_offsets, block_max, block_last

@@ -18,6 +18,7 @@ import logging
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -31,7 +32,12 @@ from lsr.sparse import SparseBatch
 logger = logging.getLogger(__name__)
 
 FORMAT = "lsr-sparse-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# v1 lacked the block-max arrays; they are computed on load for v1 indexes.
+SUPPORTED_VERSIONS = (1, 2)
+BLOCK_SIZE = 64  # postings per block-max block: PISA's default for fixed-size blocks
+QUERY_LEVELS = (1 << 20) - 1  # query weights become integers in [0, 2**20): ~5e-7 relative error
+Algorithm = Literal["auto", "exhaustive", "maxscore", "blockmax"]
 REBUILD = "rebuild the index with `lsr index` (or SparseIndex.build)"
 ENCODER_DIR = "encoder"
 
@@ -54,6 +60,30 @@ def _check_ids(ids: Sequence[str], n: int, seen: set[str]) -> list[str]:
         seen.add(doc_id)
         out.append(doc_id)
     return out
+
+
+def quantize_queries(queries: SparseBatch) -> tuple[np.ndarray, np.ndarray]:
+    """Integer query weights: ``(weights int64 (nnz,), scale float64 (n,))``.
+
+    Each row is divided by the power of two that brings its largest |weight| to at most
+    ``QUERY_LEVELS``; a weight's rounding error is at most ``scale / 2`` (relative 1e-6 of the
+    row maximum). Integer weights make
+    scores exact sums, identical whatever order an algorithm adds them in.
+    """
+    n = len(queries)
+    scale = np.ones(n, dtype=np.float64)
+    values = np.abs(queries.values.astype(np.float64))
+    nnz = queries.nnz_per_row()
+    rows = np.flatnonzero(nnz)
+    if rows.size:
+        top = np.maximum.reduceat(values, queries.indptr[rows])
+        # A power-of-two scale divides exactly: integer-valued weights stay exact integers,
+        # so ties between documents survive quantization.
+        with np.errstate(divide="ignore"):
+            scale[rows] = np.where(top > 0, np.exp2(np.ceil(np.log2(top / QUERY_LEVELS))), 1.0)
+    per_value = np.repeat(scale, nnz)
+    weights = np.rint(queries.values / per_value).astype(np.int64)
+    return weights, scale
 
 
 class SparseIndexBuilder:
@@ -181,6 +211,13 @@ class SparseIndexBuilder:
             term_max[nonempty] = np.maximum.reduceat(np.asarray(post_impacts),
                                                      term_offsets[nonempty])
         self._stage.save_array("term_max", term_max)
+        from lsr.index._kernels import build_blocks
+
+        block_offsets, block_max, block_last = build_blocks(term_offsets, post_docs,
+                                                            post_impacts, BLOCK_SIZE)
+        self._stage.save_array("block_offsets", block_offsets)
+        self._stage.save_array("block_max", block_max)
+        self._stage.save_array("block_last", block_last)
         for name, strings in (("doc_ids", self._ids), ("titles", self._titles)):
             if strings is None:
                 continue
@@ -197,6 +234,7 @@ class SparseIndexBuilder:
             "num_postings": n_postings,
             "dim": self.dim,
             "quantization": {"bits": self.bits, "scale": scale, "max_weight": self._max},
+            "block_size": BLOCK_SIZE,
             "encoder": self.encoder.config() if self.encoder is not None else None,
             "vocab_fingerprint": (
                 self.encoder.vocab_fingerprint() if self.encoder is not None else None
@@ -258,7 +296,7 @@ class SparseIndex:
         """
         path = Path(path)
         manifest = read_manifest(path, expected_format=FORMAT,
-                                 supported_versions=(FORMAT_VERSION,), rebuild_hint=REBUILD)
+                                 supported_versions=SUPPORTED_VERSIONS, rebuild_hint=REBUILD)
         arrays = load_arrays(path, manifest, verify=verify, mmap=mmap, rebuild_hint=REBUILD)
         required = ("term_offsets", "post_docs", "post_impacts", "term_max", "doc_nnz",
                     "doc_ids.data", "doc_ids.offsets")
@@ -279,7 +317,8 @@ class SparseIndex:
         return cls(arrays, manifest, encoder_files=encoder_files, path=path)
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        """Write the index to a directory atomically (temp dir + rename)."""
+        """Write the index to a directory atomically (temp dir + rename), in the current format."""
+        self._blocks()
         with StagingDir(path, overwrite=overwrite) as stage:
             for name, array in self._arrays.items():
                 stage.save_array(name, np.asarray(array))
@@ -289,6 +328,7 @@ class SparseIndex:
                 target.write_bytes(data)
             keep = {k: v for k, v in self.manifest.items()
                     if k not in ("arrays", "files", "created", "lsr_version")}
+            keep["format_version"] = FORMAT_VERSION
             target = stage.commit(keep)
         self.path = target
         return target
@@ -369,16 +409,41 @@ class SparseIndex:
         return self._query_encoder
 
     # -- search -------------------------------------------------------------------------------
-    def search(self, queries: SparseBatch, k: int = 10, *,
-               threads: int | None = None) -> SearchResult:
+    def _blocks(self):
+        """Block-max arrays (stored since format v2; computed once for v1 indexes)."""
+        if "block_offsets" not in self._arrays:
+            from lsr.index._kernels import build_blocks
+
+            offsets, maxima, last = build_blocks(self.term_offsets, self.post_docs,
+                                                 self.post_impacts, BLOCK_SIZE)
+            self._arrays.update(block_offsets=offsets, block_max=maxima, block_last=last)
+            self.manifest["block_size"] = BLOCK_SIZE
+        return (self._arrays["block_offsets"], self._arrays["block_max"],
+                self._arrays["block_last"], int(self.manifest["block_size"]))
+
+    def _choose(self, q_weights: np.ndarray, algorithm: Algorithm) -> Algorithm:
+        if algorithm not in ("auto", "exhaustive", "maxscore", "blockmax"):
+            raise InputError(
+                f"algorithm must be auto, exhaustive, maxscore or blockmax, got {algorithm!r}")
+        if algorithm != "exhaustive" and q_weights.size and q_weights.min() < 0:
+            # Pruning bounds assume non-negative contributions.
+            if algorithm != "auto":
+                logger.warning("negative query weights: using exhaustive search")
+            return "exhaustive"
+        return "blockmax" if algorithm == "auto" else algorithm
+
+    def search(self, queries: SparseBatch, k: int = 10, *, threads: int | None = None,
+               algorithm: Algorithm = "auto") -> SearchResult:
         """Exact top-``k`` by dot product for every query row.
 
-        Returns a ``SearchResult`` with (n, k) int64 indices and float32 scores (dequantized),
-        best first; only documents scoring above zero are returned, the rest is ``-1`` padded.
-        ``threads`` caps the Numba threads (default: all cores).
+        ``algorithm``: ``exhaustive`` (term-at-a-time over every posting), ``maxscore``,
+        ``blockmax`` (block-max MaxScore) or ``auto`` (block-max unless a query weight is
+        negative). All return the same hits: scores are exact integer sums of quantized query
+        weights (20 bits per query) times quantized impacts, ties go to the lower document
+        number. Returns a ``SearchResult`` with (n, k) int64 indices and float32 scores
+        (dequantized), best first; only documents scoring above zero are returned, the rest
+        is ``-1`` padded. ``threads`` caps the Numba threads (default: all cores).
         """
-        from lsr.index._kernels import exact_search
-
         k = _check_k(k)
         if not isinstance(queries, SparseBatch):
             raise InputError(
@@ -390,6 +455,8 @@ class SparseIndex:
                 f"queries have dim {queries.dim} but the index was built over {self.dim} terms; "
                 "encode them with the index's encoder"
             )
+        q_weights, q_scale = quantize_queries(queries)
+        algorithm = self._choose(q_weights, algorithm)
         k_eff = min(k, self.num_docs)
         import numba
 
@@ -399,13 +466,23 @@ class SparseIndex:
         previous = numba.get_num_threads()
         numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
         try:
-            idx, scores = exact_search(
-                queries.indptr, queries.indices, queries.values, self.term_offsets,
-                self.post_docs, self.post_impacts, self.num_docs, k_eff, n_threads,
-            )
+            if algorithm == "exhaustive":
+                from lsr.index._kernels import exact_search
+
+                idx, raw = exact_search(queries.indptr, queries.indices, q_weights,
+                                        self.term_offsets, self.post_docs, self.post_impacts,
+                                        self.num_docs, k_eff, n_threads)
+            else:
+                from lsr.index._daat import daat_search
+
+                offsets, maxima, last, size = self._blocks()
+                idx, raw = daat_search(queries.indptr, queries.indices, q_weights,
+                                       self.term_offsets, self.post_docs, self.post_impacts,
+                                       self.term_max, offsets, maxima, last, size,
+                                       algorithm == "blockmax", k_eff, n_threads)
         finally:
             numba.set_num_threads(previous)
-        scores *= np.float32(self.scale)
+        scores = (raw * (q_scale * self.scale)[:, None]).astype(np.float32)
         if k_eff < k:
             pad = k - k_eff
             idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
@@ -420,12 +497,19 @@ class SparseIndex:
         return self.search(self.query_encoder().encode_queries(list(texts)), k, threads=threads)
 
     # -- introspection ------------------------------------------------------------------------
-    def dequantized(self):
-        """The stored document matrix as scipy CSR (n_docs, dim) float32: the oracle's input."""
+    def dequantized(self, *, raw: bool = False):
+        """The stored document matrix as scipy CSR (n_docs, dim): the oracle's input.
+
+        float32 weights, or with ``raw=True`` the integer impacts as float64 (exact, so ties
+        in integer-weighted tests stay ties).
+        """
         import scipy.sparse as sp
 
         terms = np.repeat(np.arange(self.dim, dtype=np.int32), np.diff(self.term_offsets))
-        values = np.asarray(self.post_impacts, dtype=np.float32) * np.float32(self.scale)
+        if raw:
+            values = np.asarray(self.post_impacts, dtype=np.float64)
+        else:
+            values = np.asarray(self.post_impacts, dtype=np.float32) * np.float32(self.scale)
         return sp.csr_matrix((values, (np.asarray(self.post_docs), terms)),
                              shape=(self.num_docs, self.dim))
 

@@ -11,6 +11,7 @@ import pytest
 
 from lsr import IndexFormatError, SparseBatch, VocabularyMismatchError
 from lsr.index import DenseIndex, SparseIndex, SparseIndexBuilder
+from lsr.index.sparse_index import FORMAT_VERSION
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -25,7 +26,7 @@ def test_save_load_round_trip_is_memory_mapped(collection, tmp_path):
     a, b = index.search(queries, k=10), loaded.search(queries, k=10)
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.scores, b.scores)
-    assert loaded.manifest["format_version"] == 1
+    assert loaded.manifest["format_version"] == FORMAT_VERSION
     assert loaded.manifest["arrays"]["post_docs"]["sha256"]
 
 
@@ -141,9 +142,10 @@ def test_encoder_vocabulary_mismatch_is_refused(collection, tmp_path):
     assert SparseIndex.load(tmp_path / "idx").manifest["files"]["encoder/vocab.txt"]
 
 
-def test_frozen_v1_sparse_fixture_still_loads_and_answers():
-    index = SparseIndex.load(DATA / "sparse_index_v1")
-    expected = json.loads((DATA / "sparse_index_v1.expected.json").read_text())
+@pytest.mark.parametrize("version", [1, 2])
+def test_frozen_sparse_fixtures_still_load_and_answer(version, tmp_path):
+    index = SparseIndex.load(DATA / f"sparse_index_v{version}")
+    expected = json.loads((DATA / f"sparse_index_v{version}.expected.json").read_text())
     q = expected["queries"]
     queries = SparseBatch(np.array(q["indptr"]), np.array(q["indices"]),
                           np.array(q["values"]), q["dim"])
@@ -151,8 +153,16 @@ def test_frozen_v1_sparse_fixture_still_loads_and_answers():
     for i, hits in enumerate(expected["hits"]):
         got = result.hits(i)
         assert [h[0] for h in got] == [h[0] for h in hits]
-        np.testing.assert_allclose([h[1] for h in got], [h[1] for h in hits], rtol=1e-6)
+        np.testing.assert_allclose([h[1] for h in got], [h[1] for h in hits], rtol=1e-5)
+        for algorithm in ("exhaustive", "maxscore", "blockmax"):
+            other = index.search(queries[i:i + 1], k=5, algorithm=algorithm).hits(0)
+            assert [h[0] for h in other] == [h[0] for h in hits]
     assert index.titles[3] == "Title of document 3"
+    # Saving an old index upgrades it to the current format.
+    index.save(tmp_path / "upgraded")
+    upgraded = SparseIndex.load(tmp_path / "upgraded")
+    assert upgraded.manifest["format_version"] == FORMAT_VERSION
+    assert "block_max" in upgraded.manifest["arrays"]
 
 
 def test_frozen_v1_dense_fixture_still_loads_and_answers():
