@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lsr.index.sparse_index import SparseIndex, SparseIndexBuilder
+from lsr.index.builder import SparseIndexBuilder
+from lsr.index.sparse_index import SparseIndex
 
 __all__ = ["DenseIndex", "SparseIndex", "SparseIndexBuilder"]
 

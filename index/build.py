@@ -85,7 +85,8 @@ def index_corpus(
         index = DenseIndex.build(np.concatenate(parts), ids, titles=titles, encoder=encoder)
         index.save(output, overwrite=overwrite)
     else:
-        from lsr.index.sparse_index import SparseIndex, SparseIndexBuilder
+        from lsr.index.builder import SparseIndexBuilder
+        from lsr.index.sparse_index import SparseIndex
 
         with SparseIndexBuilder(output, dim=encoder.dim, bits=bits, encoder=encoder,
                                 overwrite=overwrite) as builder:

@@ -24,42 +24,32 @@ import numpy as np
 
 from lsr.encoders.base import SparseEncoder
 from lsr.errors import IndexFormatError, InputError, VocabularyMismatchError
-from lsr.index.strings import StringTable, encode_strings
+from lsr.index.approx import APPROX_ARRAYS, ApproxConfig, build_approx_arrays
+from lsr.index.builder import (
+    BLOCK_SIZE,
+    ENCODER_DIR,
+    FORMAT,
+    FORMAT_VERSION,
+    SUPPORTED_VERSIONS,
+    SparseIndexBuilder,
+    _approx_config,
+)
+from lsr.index.strings import StringTable
 from lsr.manifest import StagingDir, load_arrays, read_manifest
 from lsr.results import SearchResult
 from lsr.sparse import SparseBatch
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "lsr-sparse-index"
-FORMAT_VERSION = 2
-# v1 lacked the block-max arrays; they are computed on load for v1 indexes.
-SUPPORTED_VERSIONS = (1, 2)
-BLOCK_SIZE = 64  # postings per block-max block: PISA's default for fixed-size blocks
 QUERY_LEVELS = (1 << 20) - 1  # query weights become integers in [0, 2**20): ~5e-7 relative error
 Algorithm = Literal["auto", "exhaustive", "maxscore", "blockmax"]
 REBUILD = "rebuild the index with `lsr index` (or SparseIndex.build)"
-ENCODER_DIR = "encoder"
 
 
 def _check_k(k: int) -> int:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise InputError(f"k must be an integer >= 1, got {k!r}")
     return int(k)
-
-
-def _check_ids(ids: Sequence[str], n: int, seen: set[str]) -> list[str]:
-    if len(ids) != n:
-        raise InputError(f"got {len(ids)} document ids for {n} vectors; pass one id per vector")
-    out = []
-    for doc_id in ids:
-        if not isinstance(doc_id, str) or not doc_id:
-            raise InputError(f"document ids must be non-empty strings, got {doc_id!r}")
-        if doc_id in seen:
-            raise InputError(f"duplicate document id {doc_id!r}; ids must be unique")
-        seen.add(doc_id)
-        out.append(doc_id)
-    return out
 
 
 def quantize_queries(queries: SparseBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -84,167 +74,6 @@ def quantize_queries(queries: SparseBatch) -> tuple[np.ndarray, np.ndarray]:
     per_value = np.repeat(scale, nnz)
     weights = np.rint(queries.values / per_value).astype(np.int64)
     return weights, scale
-
-
-class SparseIndexBuilder:
-    """Streams ``SparseBatch`` chunks into an index directory with bounded memory.
-
-    Chunks are spilled to scratch files inside the staging directory; ``finish`` makes two
-    passes over them (document frequencies, then scattering postings into memory-mapped
-    output arrays), so memory holds one chunk plus per-term counters, never a dense matrix.
-    """
-
-    def __init__(self, path: str | Path, *, dim: int, bits: int = 8,
-                 encoder: SparseEncoder | None = None, overwrite: bool = False):
-        if bits not in (8, 16):
-            raise InputError(f"bits must be 8 or 16, got {bits}")
-        if dim < 1:
-            raise InputError(f"dim must be >= 1, got {dim}")
-        if encoder is not None and encoder.dim != dim:
-            raise VocabularyMismatchError(
-                f"the encoder has {encoder.dim} terms but the vectors have dim {dim}"
-            )
-        self.dim = dim
-        self.bits = bits
-        self.encoder = encoder
-        self._stage = StagingDir(path, overwrite=overwrite)
-        self._scratch = self._stage.path / "_scratch"
-        self._scratch.mkdir()
-        self._n_chunks = 0
-        self._n_docs = 0
-        self._max = 0.0
-        self._ids: list[str] = []
-        self._seen: set[str] = set()
-        self._titles: list[str] | None = None
-        self._done = False
-
-    def __enter__(self) -> SparseIndexBuilder:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if not self._done:
-            self.abort()
-
-    def abort(self) -> None:
-        self._done = True
-        self._stage.abort()
-
-    def add(self, batch: SparseBatch, ids: Sequence[str],
-            titles: Sequence[str] | None = None) -> None:
-        """Append documents; ``ids`` (and ``titles`` if any) align with the batch rows."""
-        if batch.dim != self.dim:
-            raise VocabularyMismatchError(
-                f"batch has dim {batch.dim} but the index was started with dim {self.dim}"
-            )
-        if batch.values.size and batch.values.min() < 0:
-            raise InputError(
-                "document weights must be >= 0 (impacts are unsigned); found "
-                f"{float(batch.values.min())}: apply ReLU or shift the weights"
-            )
-        self._ids.extend(_check_ids(ids, len(batch), self._seen))
-        if titles is not None:
-            if len(titles) != len(batch):
-                raise InputError(f"got {len(titles)} titles for {len(batch)} documents")
-            if self._titles is None:
-                self._titles = [""] * (self._n_docs)
-            self._titles.extend(str(t) for t in titles)
-        elif self._titles is not None:
-            self._titles.extend([""] * len(batch))
-        base = self._scratch / f"{self._n_chunks:06d}"
-        np.save(f"{base}.indptr.npy", batch.indptr)
-        np.save(f"{base}.indices.npy", batch.indices)
-        np.save(f"{base}.values.npy", batch.values)
-        if batch.values.size:
-            self._max = max(self._max, float(batch.values.max()))
-        self._n_chunks += 1
-        self._n_docs += len(batch)
-
-    def _chunks(self):
-        offset = 0
-        for c in range(self._n_chunks):
-            base = self._scratch / f"{c:06d}"
-            indptr = np.load(f"{base}.indptr.npy")
-            indices = np.load(f"{base}.indices.npy", mmap_mode="r")
-            values = np.load(f"{base}.values.npy", mmap_mode="r")
-            yield offset, indptr, indices, values
-            offset += indptr.size - 1
-
-    def _quantize(self, values: np.ndarray, scale: float) -> np.ndarray:
-        top = (1 << self.bits) - 1
-        q = np.rint(np.asarray(values, dtype=np.float64) / scale)
-        return np.clip(q, 0, top).astype(np.uint8 if self.bits == 8 else np.uint16)
-
-    def finish(self) -> Path:
-        """Write the posting lists and manifest and move the index into place."""
-        from lsr.index._kernels import scatter_postings
-
-        if self._n_docs == 0:
-            self.abort()
-            raise InputError("cannot build an index from an empty collection (0 documents)")
-        scale = self._max / ((1 << self.bits) - 1) if self._max > 0 else 1.0
-        df = np.zeros(self.dim, dtype=np.int64)
-        doc_nnz = self._stage.open_array("doc_nnz", np.int32, (self._n_docs,))
-        for offset, indptr, indices, values in self._chunks():
-            impacts = self._quantize(values, scale)
-            kept = impacts > 0
-            df += np.bincount(np.asarray(indices)[kept], minlength=self.dim)
-            rows = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
-            doc_nnz[offset:offset + indptr.size - 1] = np.bincount(
-                rows[kept], minlength=indptr.size - 1
-            )
-        term_offsets = np.zeros(self.dim + 1, dtype=np.int64)
-        np.cumsum(df, out=term_offsets[1:])
-        n_postings = int(term_offsets[-1])
-        post_docs = self._stage.open_array("post_docs", np.int32, (n_postings,))
-        impact_dtype = np.uint8 if self.bits == 8 else np.uint16
-        post_impacts = self._stage.open_array("post_impacts", impact_dtype, (n_postings,))
-        cursor = term_offsets[:-1].copy()
-        for offset, indptr, indices, values in self._chunks():
-            scatter_postings(indptr, np.ascontiguousarray(indices),
-                             self._quantize(values, scale), offset, cursor, post_docs,
-                             post_impacts)
-        self._stage.save_array("term_offsets", term_offsets)
-        # Per-term maximum impact: the upper bounds dynamic pruning needs.
-        term_max = np.zeros(self.dim, dtype=impact_dtype)
-        nonempty = np.flatnonzero(df)
-        if n_postings:
-            term_max[nonempty] = np.maximum.reduceat(np.asarray(post_impacts),
-                                                     term_offsets[nonempty])
-        self._stage.save_array("term_max", term_max)
-        from lsr.index._kernels import build_blocks
-
-        block_offsets, block_max, block_last = build_blocks(term_offsets, post_docs,
-                                                            post_impacts, BLOCK_SIZE)
-        self._stage.save_array("block_offsets", block_offsets)
-        self._stage.save_array("block_max", block_max)
-        self._stage.save_array("block_last", block_last)
-        for name, strings in (("doc_ids", self._ids), ("titles", self._titles)):
-            if strings is None:
-                continue
-            data, offsets = encode_strings(strings)
-            self._stage.save_array(f"{name}.data", data)
-            self._stage.save_array(f"{name}.offsets", offsets)
-        import shutil
-
-        shutil.rmtree(self._scratch)
-        manifest = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "num_docs": self._n_docs,
-            "num_postings": n_postings,
-            "dim": self.dim,
-            "quantization": {"bits": self.bits, "scale": scale, "max_weight": self._max},
-            "block_size": BLOCK_SIZE,
-            "encoder": self.encoder.config() if self.encoder is not None else None,
-            "vocab_fingerprint": (
-                self.encoder.vocab_fingerprint() if self.encoder is not None else None
-            ),
-        }
-        if self.encoder is not None:
-            (self._stage.path / ENCODER_DIR).mkdir()
-            self.encoder.save_query_side(self._stage.path / ENCODER_DIR)
-        self._done = True
-        return self._stage.commit(manifest)
 
 
 class SparseIndex:
@@ -276,17 +105,27 @@ class SparseIndex:
     @classmethod
     def build(cls, docs: SparseBatch, ids: Sequence[str], *,
               titles: Sequence[str] | None = None, encoder: SparseEncoder | None = None,
-              bits: int = 8, chunk_size: int = 65536) -> SparseIndex:
-        """Build an in-memory index from ``docs`` (one external id per row)."""
-        with tempfile.TemporaryDirectory(prefix="lsr-build-") as tmp:
-            with SparseIndexBuilder(Path(tmp) / "index", dim=docs.dim, bits=bits,
-                                    encoder=encoder) as builder:
+              bits: int = 8, chunk_size: int = 65536, approx: ApproxConfig | bool | None = None,
+              path: str | Path | None = None, overwrite: bool = False) -> SparseIndex:
+        """Build an index from ``docs`` (one external id per row).
+
+        In memory by default; with ``path`` it is written there and opened memory-mapped.
+        ``approx`` (an ``ApproxConfig`` or True for the defaults) adds the structures of
+        approximate search.
+        """
+        def write(target: Path) -> Path:
+            with SparseIndexBuilder(target, dim=docs.dim, bits=bits, encoder=encoder,
+                                    overwrite=overwrite, approx=approx) as builder:
                 for start in range(0, max(len(docs), 1), chunk_size):
                     stop = start + chunk_size
                     builder.add(docs[start:stop], ids[start:stop],
                                 None if titles is None else titles[start:stop])
-                path = builder.finish()
-            return cls.load(path, mmap=False, verify=False)
+                return builder.finish()
+
+        if path is not None:
+            return cls.load(write(Path(path)), verify=False)
+        with tempfile.TemporaryDirectory(prefix="lsr-build-") as tmp:
+            return cls.load(write(Path(tmp) / "index"), mmap=False, verify=False)
 
     @classmethod
     def load(cls, path: str | Path, *, mmap: bool = True, verify: bool = True) -> SparseIndex:
@@ -353,6 +192,25 @@ class SparseIndex:
     @property
     def encoder_config(self) -> dict | None:
         return self.manifest.get("encoder")
+
+    @property
+    def has_approx(self) -> bool:
+        return all(name in self._arrays for name in APPROX_ARRAYS)
+
+    def add_approx(self, config: ApproxConfig | bool = True) -> SparseIndex:
+        """Build the approximate-search structures in memory (``save`` persists them)."""
+        config = _approx_config(config)
+        if config is None:
+            raise InputError("add_approx needs an ApproxConfig or True")
+        self._arrays.update(build_approx_arrays(self.term_offsets, self.post_docs,
+                                                self.post_impacts, self.doc_nnz, config))
+        self.manifest["approx"] = config.to_json()
+        return self
+
+    def approx_nbytes(self) -> int:
+        """Bytes of the approximate structures alone (forward index, blocks, summaries)."""
+        return int(sum(np.asarray(self._arrays[n]).nbytes for n in APPROX_ARRAYS
+                       if n in self._arrays))
 
     @property
     def nbytes(self) -> int:
@@ -433,7 +291,8 @@ class SparseIndex:
         return "blockmax" if algorithm == "auto" else algorithm
 
     def search(self, queries: SparseBatch, k: int = 10, *, threads: int | None = None,
-               algorithm: Algorithm = "auto") -> SearchResult:
+               mode: Literal["exact", "approx"] = "exact", algorithm: Algorithm = "auto",
+               query_cut: int = 10, heap_factor: float = 0.9) -> SearchResult:
         """Exact top-``k`` by dot product for every query row.
 
         ``algorithm``: ``exhaustive`` (term-at-a-time over every posting), ``maxscore``,
@@ -443,8 +302,15 @@ class SparseIndex:
         number. Returns a ``SearchResult`` with (n, k) int64 indices and float32 scores
         (dequantized), best first; only documents scoring above zero are returned, the rest
         is ``-1`` padded. ``threads`` caps the Numba threads (default: all cores).
+
+        ``mode="approx"`` searches the approximate structures (see ``lsr.index.approx``):
+        only the ``query_cut`` heaviest query terms select blocks, and a block is scored when
+        its summary bound times ``heap_factor`` beats the k-th score. Returned scores are exact
+        for the returned documents; some true top-k documents may be missed.
         """
         k = _check_k(k)
+        if mode not in ("exact", "approx"):
+            raise InputError(f"mode must be 'exact' or 'approx', got {mode!r}")
         if not isinstance(queries, SparseBatch):
             raise InputError(
                 f"queries must be a SparseBatch, got {type(queries).__name__}; encode them with "
@@ -455,14 +321,14 @@ class SparseIndex:
                 f"queries have dim {queries.dim} but the index was built over {self.dim} terms; "
                 "encode them with the index's encoder"
             )
+        if mode == "approx":
+            return self._search_approx(queries, k, threads, query_cut, heap_factor)
         q_weights, q_scale = quantize_queries(queries)
         algorithm = self._choose(q_weights, algorithm)
         k_eff = min(k, self.num_docs)
+        n_threads = self._threads(threads)
         import numba
 
-        n_threads = numba.get_num_threads() if threads is None else int(threads)
-        if n_threads < 1:
-            raise InputError(f"threads must be >= 1, got {threads}")
         previous = numba.get_num_threads()
         numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
         try:
@@ -482,9 +348,51 @@ class SparseIndex:
                                        algorithm == "blockmax", k_eff, n_threads)
         finally:
             numba.set_num_threads(previous)
-        scores = (raw * (q_scale * self.scale)[:, None]).astype(np.float32)
-        if k_eff < k:
-            pad = k - k_eff
+        return self._result(idx, raw * (q_scale * self.scale)[:, None], k)
+
+    def _search_approx(self, queries: SparseBatch, k: int, threads: int | None,
+                       query_cut: int, heap_factor: float) -> SearchResult:
+        from lsr.index._approx import approx_search
+
+        if not self.has_approx:
+            raise InputError(
+                "this index has no approximate structures: build it with approx=True "
+                "(`lsr index --approx`) or call index.add_approx()")
+        if not isinstance(query_cut, (int, np.integer)) or query_cut < 1:
+            raise InputError(f"query_cut must be an integer >= 1, got {query_cut!r}")
+        if not 0 < heap_factor <= 1:
+            raise InputError(f"heap_factor must be in (0, 1], got {heap_factor}")
+        a = self._arrays
+        k_eff = min(k, self.num_docs)
+        n_threads = self._threads(threads)
+        import numba
+
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            idx, raw = approx_search(
+                queries.indptr, queries.indices, queries.values, self.dim, self.num_docs,
+                int(query_cut), np.float32(heap_factor), k_eff, a["ap_term_blocks"],
+                a["ap_block_docs_offsets"], a["ap_block_docs"], a["ap_summary_offsets"],
+                a["ap_summary_terms"], a["ap_summary_impacts"], a["fwd_indptr"],
+                a["fwd_terms"], a["fwd_impacts"], n_threads)
+        finally:
+            numba.set_num_threads(previous)
+        return self._result(idx, raw * np.float32(self.scale), k)
+
+    @staticmethod
+    def _threads(threads: int | None) -> int:
+        import numba
+
+        n_threads = numba.get_num_threads() if threads is None else int(threads)
+        if n_threads < 1:
+            raise InputError(f"threads must be >= 1, got {threads}")
+        return n_threads
+
+    def _result(self, idx: np.ndarray, scores: np.ndarray, k: int) -> SearchResult:
+        scores = scores.astype(np.float32, copy=False)
+        if idx.shape[1] < k:
+            pad = k - idx.shape[1]
             idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
             scores = np.pad(scores, ((0, 0), (0, pad)))
         return SearchResult(idx, scores, self.doc_ids)

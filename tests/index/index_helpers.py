@@ -37,3 +37,18 @@ def oracle(queries: SparseBatch, docs_matrix, k: int):
         order = np.lexsort((np.arange(row.size), -row))
         out.append([(int(d), float(row[d])) for d in order[:k] if row[d] > 0])
     return out
+
+
+def skewed_batch(seed: int, n_docs: int = 3000, dim: int = 400):
+    """Term-dependent weights and frequencies, as in real SPLADE vectors: pruning has work."""
+    rng = np.random.default_rng(seed)
+    df_rate = np.minimum(0.5, 0.3 / np.arange(1, dim + 1) ** 0.8)
+    scale = rng.lognormal(0.0, 0.6, size=dim)
+    rows, cols, vals = [], [], []
+    for d in range(n_docs):
+        terms = np.flatnonzero(rng.random(dim) < df_rate)
+        rows += [d] * terms.size
+        cols += terms.tolist()
+        vals += (scale[terms] * rng.lognormal(0.0, 0.5, size=terms.size)).tolist()
+    matrix = sp.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=(n_docs, dim))
+    return SparseBatch.from_scipy(matrix)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from index_helpers import oracle, random_batch
+from index_helpers import oracle, random_batch, skewed_batch
 
 from lsr import InputError, SparseBatch, VocabularyMismatchError
 from lsr.index import SparseIndex
@@ -154,25 +154,10 @@ def test_every_algorithm_matches_the_oracle(collection, algorithm, k):
     assert_matches_oracle(result, oracle(queries, index.dequantized(), k))
 
 
-def _skewed(seed: int, n_docs: int = 3000, dim: int = 400):
-    """Term-dependent weights and frequencies, as in real SPLADE vectors: pruning has work."""
-    rng = np.random.default_rng(seed)
-    df_rate = np.minimum(0.5, 0.3 / np.arange(1, dim + 1) ** 0.8)
-    scale = rng.lognormal(0.0, 0.6, size=dim)
-    rows, cols, vals = [], [], []
-    for d in range(n_docs):
-        terms = np.flatnonzero(rng.random(dim) < df_rate)
-        rows += [d] * terms.size
-        cols += terms.tolist()
-        vals += (scale[terms] * rng.lognormal(0.0, 0.5, size=terms.size)).tolist()
-    matrix = sp.csr_matrix((np.array(vals, np.float32), (rows, cols)), shape=(n_docs, dim))
-    return SparseBatch.from_scipy(matrix)
-
-
 @pytest.mark.parametrize("bits", [8, 16])
 def test_pruning_algorithms_are_bit_identical_to_exhaustive(bits):
-    docs = _skewed(11)
-    queries = _skewed(12, n_docs=60)
+    docs = skewed_batch(11)
+    queries = skewed_batch(12, n_docs=60)
     index = SparseIndex.build(docs, [str(i) for i in range(len(docs))], bits=bits)
     for k in (1, 5, 10, 50, 1000, 5000):
         base = index.search(queries, k=k, algorithm="exhaustive")
