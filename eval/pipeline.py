@@ -42,6 +42,7 @@ class EvalReport:
     search_ms_p99: float
     batch_search_seconds: float
     index_reused: bool
+    search_options: dict
     run_path: str
     metrics_path: str
     per_query: dict[str, dict[str, float]] = field(default_factory=dict, repr=False)
@@ -86,9 +87,14 @@ def evaluate_encoder(
     threads: int | None = None,
     metrics: tuple[str, ...] = DEFAULT_METRICS,
     show_progress: bool | None = None,
+    approx=None,
+    search_options: dict | None = None,
 ) -> EvalReport:
     """Evaluate ``encoder`` (a name, folder or hub id, as ``lsr.load_encoder`` takes) on a
-    BEIR dataset folder; write ``run.trec`` and ``metrics.json`` into ``out_dir``."""
+    BEIR dataset folder; write ``run.trec`` and ``metrics.json`` into ``out_dir``.
+
+    ``approx`` adds approximate-search structures when building; ``search_options`` go to
+    ``index.search`` (``mode``, ``algorithm``, ``query_cut``, ``heap_factor``)."""
     from lsr.encoders import load_encoder
     from lsr.eval.beir import load_beir
     from lsr.eval.metrics import evaluate
@@ -108,18 +114,23 @@ def evaluate_encoder(
     index_dir = out / "index"
 
     docs_per_second = None
+    search_options = dict(search_options or {})
     index = None if rebuild else _reusable(index_dir, enc.config(), len(data.corpus))
+    if index is not None and approx and not getattr(index, "has_approx", False):
+        index = None  # approximate structures asked for but absent: rebuild
     reused = index is not None
     if index is None:
         index, build = index_corpus(lambda: iter(data.corpus), index_dir, enc,
                                     batch_size=batch_size, bits=bits, overwrite=True,
-                                    show_progress=show_progress)
+                                    show_progress=show_progress, approx=approx)
         docs_per_second = build.docs_per_second
         query_encoder = enc
     else:
         # An encoder that still needs corpus statistics (BM25) takes them from the index.
         query_encoder = index.query_encoder() if getattr(enc, "needs_fit", False) else enc
     logger.info("%s index at %s", "reusing" if reused else "built", index_dir)
+    if search_options and not hasattr(index, "has_approx"):
+        raise InputError(f"search options {search_options} apply to sparse indexes only")
 
     qids = list(data.queries)
     texts = [data.queries[q] for q in qids]
@@ -127,13 +138,13 @@ def evaluate_encoder(
     queries = query_encoder.encode_queries(texts, show_progress=show_progress)
     encode_q = time.perf_counter() - t0
     t0 = time.perf_counter()
-    result = index.search(queries, k=k, threads=threads)
+    result = index.search(queries, k=k, threads=threads, **search_options)
     batch_seconds = time.perf_counter() - t0
     latencies = []
     for i in range(len(qids)):
         one = queries[i:i + 1]
         t0 = time.perf_counter()
-        index.search(one, k=k, threads=1)
+        index.search(one, k=k, threads=1, **search_options)
         latencies.append((time.perf_counter() - t0) * 1000)
     if isinstance(queries, np.ndarray):
         avg_query_nnz = float(queries.shape[1])
@@ -154,7 +165,8 @@ def evaluate_encoder(
         encode_queries_per_second=len(qids) / encode_q if encode_q > 0 else float("inf"),
         search_ms_mean=float(np.mean(latencies)), search_ms_p50=float(np.median(latencies)),
         search_ms_p99=float(np.percentile(latencies, 99)), batch_search_seconds=batch_seconds,
-        index_reused=reused, run_path=str(run_path), metrics_path=str(out / "metrics.json"),
+        index_reused=reused, search_options=search_options, run_path=str(run_path),
+        metrics_path=str(out / "metrics.json"),
         per_query=scores["per_query"],
     )
     (out / "metrics.json").write_text(json.dumps(report.to_json(), indent=2) + "\n")

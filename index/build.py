@@ -52,13 +52,15 @@ def index_corpus(
     bits: int = 8,
     overwrite: bool = False,
     show_progress: bool | None = None,
+    approx=None,
 ):
     """Encode every document and write an index at ``output``; return ``(index, BuildStats)``.
 
     ``documents`` is a zero-argument callable returning a fresh iterable of ``Document`` each
     time (e.g. ``lambda: iter_corpus(path)``), so the corpus can be read twice when the encoder
     needs fitting without ever being held whole in memory. Sparse encoders give a
-    ``SparseIndex``; dense encoders a ``DenseIndex``.
+    ``SparseIndex`` (with approximate-search structures when ``approx`` is an
+    ``ApproxConfig`` or True); dense encoders a ``DenseIndex``.
     """
     if chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1, got {chunk_size}")
@@ -89,7 +91,7 @@ def index_corpus(
         from lsr.index.sparse_index import SparseIndex
 
         with SparseIndexBuilder(output, dim=encoder.dim, bits=bits, encoder=encoder,
-                                overwrite=overwrite) as builder:
+                                overwrite=overwrite, approx=approx) as builder:
             for chunk in _chunks(documents(), chunk_size):
                 t0 = time.perf_counter()
                 vectors = encoder.encode_documents([d.full_text for d in chunk],

@@ -61,6 +61,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=_positive_int, default=4096,
                    help="documents encoded per chunk (bounds memory)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing index")
+    _add_approx_build_args(p)
 
     p = sub.add_parser("search", help="search an index with a query or a queries file")
     p.add_argument("index", help="index directory")
@@ -71,6 +72,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="hits per query (default 10 for a query, 1000 for --queries)")
     p.add_argument("--encoder", help="override the query encoder recorded in the index")
     p.add_argument("--threads", type=_positive_int, help="search threads (default: all cores)")
+    _add_search_args(p)
 
     p = sub.add_parser("eval", help="index, search and score a BEIR dataset")
     p.add_argument("dataset", help="BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
@@ -84,7 +86,59 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="impact quantization bits (default 8)")
     p.add_argument("--rebuild", action="store_true", help="rebuild even if an index exists")
     p.add_argument("--threads", type=_positive_int, help="search threads")
+    _add_approx_build_args(p)
+    _add_search_args(p)
     return parser
+
+
+def _add_approx_build_args(p: argparse.ArgumentParser) -> None:
+    from lsr.index.approx import ApproxConfig
+
+    d = ApproxConfig()
+    g = p.add_argument_group("approximate search structures (sparse encoders)")
+    g.add_argument("--approx", action="store_true",
+                   help="also build the structures of --mode approx search")
+    g.add_argument("--n-postings", type=_positive_int, default=d.n_postings,
+                   help=f"postings kept per term (default {d.n_postings})")
+    g.add_argument("--block-size", type=_positive_int, default=d.block_size,
+                   help=f"documents per block (default {d.block_size})")
+    g.add_argument("--summary-energy", type=float, default=d.summary_energy,
+                   help=f"fraction of a block summary's mass kept (default {d.summary_energy})")
+
+
+def _approx_config(args: argparse.Namespace):
+    if not args.approx:
+        return None
+    from lsr.index.approx import ApproxConfig
+
+    return ApproxConfig(n_postings=args.n_postings, block_size=args.block_size,
+                        summary_energy=args.summary_energy)
+
+
+def _add_search_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("search mode (sparse indexes)")
+    g.add_argument("--mode", choices=("exact", "approx"), default="exact",
+                   help="exact (default) or approx (needs an index built with --approx)")
+    g.add_argument("--algorithm", choices=("auto", "exhaustive", "maxscore", "blockmax"),
+                   default="auto", help="exact search algorithm (default auto)")
+    g.add_argument("--query-cut", type=_positive_int, default=10,
+                   help="approx: query terms used to select blocks (default 10)")
+    g.add_argument("--heap-factor", type=float, default=0.9,
+                   help="approx: score a block when bound x factor beats the k-th (default 0.9)")
+
+
+def _search_options(args: argparse.Namespace, index) -> dict:
+    from lsr.index.sparse_index import SparseIndex
+
+    if not isinstance(index, SparseIndex):
+        if args.mode != "exact" or args.algorithm != "auto":
+            from lsr.errors import InputError
+
+            raise InputError("--mode/--algorithm apply to sparse indexes only")
+        return {}
+    if args.mode == "approx":
+        return {"mode": "approx", "query_cut": args.query_cut, "heap_factor": args.heap_factor}
+    return {"algorithm": args.algorithm}
 
 
 def _cmd_index(args: argparse.Namespace, show_progress: bool | None) -> int:
@@ -99,7 +153,7 @@ def _cmd_index(args: argparse.Namespace, show_progress: bool | None) -> int:
     index, stats = index_corpus(lambda: iter_corpus(corpus), args.output, encoder,
                                 batch_size=args.batch_size, chunk_size=args.chunk_size,
                                 bits=args.bits, overwrite=args.overwrite,
-                                show_progress=show_progress)
+                                show_progress=show_progress, approx=_approx_config(args))
     sys.stdout.write(
         f"indexed {count} documents into {args.output} in {stats.total_seconds:.1f}s "
         f"({stats.docs_per_second:.1f} docs/s encoding, {index.nbytes / 1e6:.1f} MB)\n")
@@ -126,12 +180,14 @@ def _cmd_search(args: argparse.Namespace, show_progress: bool | None) -> int:
     if args.queries is not None and args.output is None:
         raise InputError("--queries needs -o RUN_FILE to write the TREC run to")
     index = load_any_index(args.index)
+    options = _search_options(args, index)
     encoder = _query_encoder(index, args.encoder)
     if args.query is not None:
         k = args.k or 10
         if not args.query.strip():
             raise InputError("the query is empty; pass some text to search for")
-        result = index.search(encoder.encode_queries([args.query]), k=k, threads=args.threads)
+        result = index.search(encoder.encode_queries([args.query]), k=k, threads=args.threads,
+                              **options)
         hits = result.hits(0)
         if not hits:
             sys.stdout.write("no document matches this query\n")
@@ -150,7 +206,7 @@ def _cmd_search(args: argparse.Namespace, show_progress: bool | None) -> int:
     queries = read_queries(args.queries)
     qids = list(queries)
     vectors = encoder.encode_queries([queries[q] for q in qids], show_progress=show_progress)
-    result = index.search(vectors, k=args.k or 1000, threads=args.threads)
+    result = index.search(vectors, k=args.k or 1000, threads=args.threads, **options)
     write_trec_run(args.output, result.to_run(qids), tag="lsr")
     sys.stdout.write(f"wrote {len(qids)} queries x up to {args.k or 1000} hits to "
                      f"{args.output}\n")
@@ -188,9 +244,16 @@ def _cmd_eval(args: argparse.Namespace, show_progress: bool | None) -> int:
     report = evaluate_encoder(
         args.dataset, args.encoder, split=args.split, out_dir=args.output, k=args.k,
         encoder_options=_encoder_options(args, args.encoder), batch_size=args.batch_size,
-        bits=args.bits, rebuild=args.rebuild, threads=args.threads, show_progress=show_progress)
+        bits=args.bits, rebuild=args.rebuild, threads=args.threads, show_progress=show_progress,
+        approx=_approx_config(args), search_options=_eval_search_options(args))
     sys.stdout.write(format_report(report))
     return 0
+
+
+def _eval_search_options(args: argparse.Namespace) -> dict:
+    if args.mode == "approx":
+        return {"mode": "approx", "query_cut": args.query_cut, "heap_factor": args.heap_factor}
+    return {} if args.algorithm == "auto" else {"algorithm": args.algorithm}
 
 
 COMMANDS = {"index": _cmd_index, "search": _cmd_search, "eval": _cmd_eval}

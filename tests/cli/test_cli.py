@@ -125,3 +125,24 @@ def test_search_with_an_encoder_of_another_vocabulary_is_refused(dataset, tmp_pa
     # A BM25 encoder fitted on nothing has a different (empty) vocabulary.
     assert main(["search", str(out), "pasta", "--encoder", "bm25"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_approx_index_and_search_modes(dataset, tmp_path, capsys):
+    out = tmp_path / "idx"
+    assert main(["index", str(dataset), "-o", str(out), "--approx", "--block-size", "2"]) == 0
+    capsys.readouterr()
+    outputs = {}
+    for extra in (["--mode", "approx", "--query-cut", "3", "--heap-factor", "1.0"],
+                  ["--algorithm", "exhaustive"], ["--algorithm", "maxscore"],
+                  ["--algorithm", "blockmax"]):
+        assert main(["search", str(out), "pasta boiling water", "-k", "2", *extra]) == 0
+        outputs[" ".join(extra)] = capsys.readouterr().out.split()[:2]
+    assert all(first == ["1", "d3"] for first in outputs.values()), outputs
+    plain = tmp_path / "plain"
+    main(["index", str(dataset), "-o", str(plain)])
+    assert main(["search", str(plain), "pasta", "--mode", "approx"]) == 2
+    assert "--approx" in capsys.readouterr().err
+    assert main(["eval", str(dataset), "-o", str(tmp_path / "ev"), "--approx",
+                 "--mode", "approx"]) == 0
+    metrics = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert metrics["search_options"]["mode"] == "approx"
