@@ -27,7 +27,8 @@ def test_save_load_round_trip_is_memory_mapped(collection, tmp_path):
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.scores, b.scores)
     assert loaded.manifest["format_version"] == FORMAT_VERSION
-    assert loaded.manifest["arrays"]["post_docs"]["sha256"]
+    assert loaded.manifest["checksum"] == "xxh3_128"
+    assert loaded.manifest["arrays"]["post_docs"]["xxh3_128"]
 
 
 def test_existing_index_is_not_overwritten_without_permission(collection, tmp_path):
@@ -74,7 +75,7 @@ def test_flipped_byte_is_detected_by_checksum(saved):
     data = bytearray(file.read_bytes())
     data[-1] ^= 0xFF
     file.write_bytes(bytes(data))
-    with pytest.raises(IndexFormatError, match="sha256"):
+    with pytest.raises(IndexFormatError, match="checksum differs"):
         SparseIndex.load(saved)
 
 
