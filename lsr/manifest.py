@@ -1,11 +1,12 @@
 """On-disk format shared by every index: a directory of ``.npy`` arrays plus ``manifest.json``.
 
 The manifest records the format name and version, the library version, the encoder config,
-each array's dtype, shape and checksum (xxh3-128) and each extra file's checksum. Writers stage
-everything in a temporary sibling directory and move it into place with ``os.replace`` only once complete, so a
-crash never leaves half an index where the real one was. Readers check the format and version,
-the presence, size, dtype and shape of every array and, unless told not to, the checksums, and
-raise ``IndexFormatError`` with a fix instead of returning wrong answers.
+each array's dtype, shape and checksum (xxh3-128) and each extra file's checksum. Writers
+stage everything in a temporary sibling directory and move it into place with ``os.replace``
+only once complete, so a crash never leaves half an index where the real one was. Readers
+check the format and version, the presence, size, dtype and shape of every array and, unless
+told not to, the checksums, and raise ``IndexFormatError`` with a fix instead of returning
+wrong answers.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ def read_manifest(path: str | Path, *, expected_format: str, supported_versions:
 
 def load_arrays(path: str | Path, manifest: dict, *, verify: bool, mmap: bool,
                 rebuild_hint: str) -> dict[str, np.ndarray]:
-    """Open every array the manifest lists, checking size, dtype, shape and (if asked) the checksum."""
+    """Open every array the manifest lists: size, dtype, shape and (if asked) checksum."""
     path = Path(path)
     out = {}
     for name, meta in manifest.get("arrays", {}).items():
