@@ -309,27 +309,36 @@ def _approx_one(q_terms, q_weights, n_terms, query_cut, heap_factor, k, term_blo
     drain_heap(heap_s, heap_d, size, out_idx, out_scores)
 
 
+@njit(cache=True, nogil=True)
+def approx_range(first, step, q_indptr, q_terms, q_weights, n_terms, query_cut, heap_factor, k,
+                 term_blocks, block_docs_offsets, block_docs, summary_offsets, summary_terms,
+                 summary_impacts, fwd_indptr, fwd_terms, fwd_impacts, qdense, visited, touched,
+                 out_idx, out_scores):
+    """Approximate top-k of queries ``first, first + step, ...`` into ``out_idx`` (int64) /
+    ``out_scores`` (float32, units of query weight x impact). ``qdense`` (float32, n_terms),
+    ``visited`` (bool, n_docs) and ``touched`` (int32, n_docs) are zeroed scratch, left zero."""
+    heap_s = np.empty(k, dtype=np.float32)
+    heap_d = np.empty(k, dtype=np.int64)
+    for q in range(first, q_indptr.size - 1, step):
+        lo = q_indptr[q]
+        hi = q_indptr[q + 1]
+        _approx_one(q_terms[lo:hi], q_weights[lo:hi], n_terms, query_cut, heap_factor, k,
+                    term_blocks, block_docs_offsets, block_docs, summary_offsets,
+                    summary_terms, summary_impacts, fwd_indptr, fwd_terms, fwd_impacts,
+                    qdense, visited, touched, heap_s, heap_d, out_idx[q], out_scores[q])
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def approx_search(q_indptr, q_terms, q_weights, n_terms, n_docs, query_cut, heap_factor, k,
-                  term_blocks, block_docs_offsets, block_docs, summary_offsets, summary_terms,
-                  summary_impacts, fwd_indptr, fwd_terms, fwd_impacts, n_threads):
-    """Approximate top-k for a batch of queries: (indices int64 (n, k), scores float32 (n, k))
-    in units of query weight x impact; blocks of queries run in parallel."""
-    n_queries = q_indptr.size - 1
-    out_idx = np.full((n_queries, k), -1, dtype=np.int64)
-    out_scores = np.zeros((n_queries, k), dtype=np.float32)
-    n_threads = max(1, min(n_threads, n_queries))
-    for block in prange(n_threads):
-        qdense = np.zeros(n_terms, dtype=np.float32)
-        visited = np.zeros(n_docs, dtype=np.bool_)
-        touched = np.empty(n_docs, dtype=np.int32)
-        heap_s = np.empty(k, dtype=np.float32)
-        heap_d = np.empty(k, dtype=np.int64)
-        for q in range(block, n_queries, n_threads):
-            lo = q_indptr[q]
-            hi = q_indptr[q + 1]
-            _approx_one(q_terms[lo:hi], q_weights[lo:hi], n_terms, query_cut, heap_factor, k,
-                        term_blocks, block_docs_offsets, block_docs, summary_offsets,
-                        summary_terms, summary_impacts, fwd_indptr, fwd_terms, fwd_impacts,
-                        qdense, visited, touched, heap_s, heap_d, out_idx[q], out_scores[q])
-    return out_idx, out_scores
+def approx_parallel(q_indptr, q_terms, q_weights, n_terms, query_cut, heap_factor, k,
+                    term_blocks, block_docs_offsets, block_docs, summary_offsets, summary_terms,
+                    summary_impacts, fwd_indptr, fwd_terms, fwd_impacts, qdense, visited,
+                    touched, out_idx, out_scores):
+    """``approx_range`` over ``qdense.shape[0]`` interleaved blocks of queries, one per
+    thread; scratch arrays are 2-d, one row per block."""
+    n_blocks = qdense.shape[0]
+    for block in prange(n_blocks):
+        approx_range(block, n_blocks, q_indptr, q_terms, q_weights, n_terms, query_cut,
+                     heap_factor, k, term_blocks, block_docs_offsets, block_docs,
+                     summary_offsets, summary_terms, summary_impacts, fwd_indptr, fwd_terms,
+                     fwd_impacts, qdense[block], visited[block], touched[block], out_idx,
+                     out_scores)

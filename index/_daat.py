@@ -148,25 +148,30 @@ def _daat_one(q_terms, q_weights, term_offsets, post_docs, post_impacts, term_ma
     drain_heap(heap_s, heap_d, size, out_idx, out_scores)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def daat_search(q_indptr, q_terms, q_weights, term_offsets, post_docs, post_impacts, term_max,
-                block_offsets, block_max, block_last, block_size, use_blocks, k, n_blocks):
-    """MaxScore (``use_blocks=False``) or block-max MaxScore top-k for a batch of queries.
+@njit(cache=True, nogil=True)
+def daat_range(first, step, q_indptr, q_terms, q_weights, term_offsets, post_docs,
+               post_impacts, term_max, block_offsets, block_max, block_last, block_size,
+               use_blocks, k, out_idx, out_scores):
+    """MaxScore (``use_blocks=False``) or block-max MaxScore top-k of queries ``first,
+    first + step, ...`` into ``out_idx``/``out_scores`` (int64 (n, k), prefilled -1 / 0).
+    Query weights must be positive integers (the caller falls back to exhaustive search
+    otherwise)."""
+    heap_s = np.empty(k, dtype=np.int64)
+    heap_d = np.empty(k, dtype=np.int64)
+    for q in range(first, q_indptr.size - 1, step):
+        lo = q_indptr[q]
+        hi = q_indptr[q + 1]
+        _daat_one(q_terms[lo:hi], q_weights[lo:hi], term_offsets, post_docs, post_impacts,
+                  term_max, block_offsets, block_max, block_last, block_size, use_blocks,
+                  k, heap_s, heap_d, out_idx[q], out_scores[q])
 
-    Query weights must be positive integers (non-positive ones are skipped by the caller's
-    choice of algorithm). Returns (indices int64 (n, k), scores int64 (n, k)).
-    """
-    n_queries = q_indptr.size - 1
-    out_idx = np.full((n_queries, k), -1, dtype=np.int64)
-    out_scores = np.zeros((n_queries, k), dtype=np.int64)
-    n_blocks = max(1, min(n_blocks, n_queries))
+
+@njit(cache=True, nogil=True, parallel=True)
+def daat_parallel(q_indptr, q_terms, q_weights, term_offsets, post_docs, post_impacts,
+                  term_max, block_offsets, block_max, block_last, block_size, use_blocks, k,
+                  n_blocks, out_idx, out_scores):
+    """``daat_range`` over ``n_blocks`` interleaved blocks of queries, one per thread."""
     for block in prange(n_blocks):
-        heap_s = np.empty(k, dtype=np.int64)
-        heap_d = np.empty(k, dtype=np.int64)
-        for q in range(block, n_queries, n_blocks):
-            lo = q_indptr[q]
-            hi = q_indptr[q + 1]
-            _daat_one(q_terms[lo:hi], q_weights[lo:hi], term_offsets, post_docs, post_impacts,
-                      term_max, block_offsets, block_max, block_last, block_size, use_blocks,
-                      k, heap_s, heap_d, out_idx[q], out_scores[q])
-    return out_idx, out_scores
+        daat_range(block, n_blocks, q_indptr, q_terms, q_weights, term_offsets, post_docs,
+                   post_impacts, term_max, block_offsets, block_max, block_last, block_size,
+                   use_blocks, k, out_idx, out_scores)

@@ -132,30 +132,32 @@ def drain_heap(heap_s, heap_d, size, out_idx, out_scores):
         _sift_down(heap_s, heap_d, size, 0)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def exact_search(q_indptr, q_terms, q_weights, term_offsets, post_docs, post_impacts,
-                 n_docs, k, n_blocks):
-    """Exact top-k for a batch of queries; blocks of queries run in parallel threads.
+@njit(cache=True, nogil=True)
+def exact_range(first, step, q_indptr, q_terms, q_weights, term_offsets, post_docs,
+                post_impacts, k, acc, seen, touched, out_idx, out_scores):
+    """Exhaustive top-k of queries ``first, first + step, ...`` into ``out_idx``/``out_scores``
+    (int64 (n, k), prefilled with -1 / 0). ``acc`` (int64), ``seen`` (uint8) and ``touched``
+    (int32), each of length n_docs, are scratch that must be zero on entry and are left zero,
+    so callers keep them across calls instead of paying page faults on every query."""
+    heap_s = np.empty(k, dtype=np.int64)
+    heap_d = np.empty(k, dtype=np.int64)
+    for q in range(first, q_indptr.size - 1, step):
+        lo = q_indptr[q]
+        hi = q_indptr[q + 1]
+        _exact_one(q_terms[lo:hi], q_weights[lo:hi], term_offsets, post_docs, post_impacts,
+                   k, acc, seen, touched, heap_s, heap_d, out_idx[q], out_scores[q])
 
-    Returns (indices int64 (n, k), scores int64 (n, k)) in units of query weight x impact,
-    best first, ``-1`` / ``0`` where fewer than ``k`` documents score above zero.
-    """
-    n_queries = q_indptr.size - 1
-    out_idx = np.full((n_queries, k), -1, dtype=np.int64)
-    out_scores = np.zeros((n_queries, k), dtype=np.int64)
-    n_blocks = max(1, min(n_blocks, n_queries))
+
+@njit(cache=True, nogil=True, parallel=True)
+def exact_parallel(q_indptr, q_terms, q_weights, term_offsets, post_docs, post_impacts, k,
+                   acc, seen, touched, out_idx, out_scores):
+    """``exact_range`` over ``acc.shape[0]`` interleaved blocks of queries, one per thread;
+    scratch arrays are 2-d, one row per block."""
+    n_blocks = acc.shape[0]
     for block in prange(n_blocks):
-        acc = np.zeros(n_docs, dtype=np.int64)
-        seen = np.zeros(n_docs, dtype=np.uint8)
-        touched = np.empty(n_docs, dtype=np.int32)
-        heap_s = np.empty(k, dtype=np.int64)
-        heap_d = np.empty(k, dtype=np.int64)
-        for q in range(block, n_queries, n_blocks):
-            lo = q_indptr[q]
-            hi = q_indptr[q + 1]
-            _exact_one(q_terms[lo:hi], q_weights[lo:hi], term_offsets, post_docs, post_impacts,
-                       k, acc, seen, touched, heap_s, heap_d, out_idx[q], out_scores[q])
-    return out_idx, out_scores
+        exact_range(block, n_blocks, q_indptr, q_terms, q_weights, term_offsets, post_docs,
+                    post_impacts, k, acc[block], seen[block], touched[block], out_idx,
+                    out_scores)
 
 
 @njit(cache=True, nogil=True)

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +52,19 @@ def _check_k(k: int) -> int:
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
         raise InputError(f"k must be an integer >= 1, got {k!r}")
     return int(k)
+
+
+@contextmanager
+def _numba_threads(n: int):
+    """Run a parallel kernel on ``n`` Numba threads, restoring the previous setting."""
+    import numba
+
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
 
 
 def quantize_queries(queries: SparseBatch) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +115,7 @@ class SparseIndex:
             if "titles.data" in arrays else None
         )
         self._query_encoder = None
+        self._local = threading.local()
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -326,33 +342,37 @@ class SparseIndex:
         q_weights, q_scale = quantize_queries(queries)
         algorithm = self._choose(q_weights, algorithm)
         k_eff = min(k, self.num_docs)
-        n_threads = self._threads(threads)
-        import numba
+        blocks = self._blocks_of_queries(threads, len(queries))
+        out_idx = np.full((len(queries), k_eff), -1, dtype=np.int64)
+        raw = np.zeros((len(queries), k_eff), dtype=np.int64)
+        common = (queries.indptr, queries.indices, q_weights, self.term_offsets, self.post_docs,
+                  self.post_impacts)
+        if algorithm == "exhaustive":
+            from lsr.index._kernels import exact_parallel, exact_range
 
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-        try:
-            if algorithm == "exhaustive":
-                from lsr.index._kernels import exact_search
-
-                idx, raw = exact_search(queries.indptr, queries.indices, q_weights,
-                                        self.term_offsets, self.post_docs, self.post_impacts,
-                                        self.num_docs, k_eff, n_threads)
+            acc, seen, touched = self._scratch("exact", blocks, (
+                (np.int64, self.num_docs), (np.uint8, self.num_docs),
+                (np.int32, self.num_docs)))
+            if blocks == 1:  # no parallel launch for one block: it costs more than a query
+                exact_range(0, 1, *common, k_eff, acc[0], seen[0], touched[0], out_idx, raw)
             else:
-                from lsr.index._daat import daat_search
+                with _numba_threads(blocks):
+                    exact_parallel(*common, k_eff, acc, seen, touched, out_idx, raw)
+        else:
+            from lsr.index._daat import daat_parallel, daat_range
 
-                offsets, maxima, last, size = self._blocks()
-                idx, raw = daat_search(queries.indptr, queries.indices, q_weights,
-                                       self.term_offsets, self.post_docs, self.post_impacts,
-                                       self.term_max, offsets, maxima, last, size,
-                                       algorithm == "blockmax", k_eff, n_threads)
-        finally:
-            numba.set_num_threads(previous)
-        return self._result(idx, raw * (q_scale * self.scale)[:, None], k)
+            offsets, maxima, last, size = self._blocks()
+            extra = (self.term_max, offsets, maxima, last, size, algorithm == "blockmax", k_eff)
+            if blocks == 1:
+                daat_range(0, 1, *common, *extra, out_idx, raw)
+            else:
+                with _numba_threads(blocks):
+                    daat_parallel(*common, *extra, blocks, out_idx, raw)
+        return self._result(out_idx, raw * (q_scale * self.scale)[:, None], k)
 
     def _search_approx(self, queries: SparseBatch, k: int, threads: int | None,
                        query_cut: int, heap_factor: float) -> SearchResult:
-        from lsr.index._approx import approx_search
+        from lsr.index._approx import approx_parallel, approx_range
 
         if not self.has_approx:
             raise InputError(
@@ -364,30 +384,45 @@ class SparseIndex:
             raise InputError(f"heap_factor must be in (0, 1], got {heap_factor}")
         a = self._arrays
         k_eff = min(k, self.num_docs)
-        n_threads = self._threads(threads)
-        import numba
-
-        previous = numba.get_num_threads()
-        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-        try:
-            idx, raw = approx_search(
-                queries.indptr, queries.indices, queries.values, self.dim, self.num_docs,
-                int(query_cut), np.float32(heap_factor), k_eff, a["ap_term_blocks"],
+        blocks = self._blocks_of_queries(threads, len(queries))
+        out_idx = np.full((len(queries), k_eff), -1, dtype=np.int64)
+        raw = np.zeros((len(queries), k_eff), dtype=np.float32)
+        qdense, visited, touched = self._scratch("approx", blocks, (
+            (np.float32, self.dim), (np.bool_, self.num_docs), (np.int32, self.num_docs)))
+        args = (queries.indptr, queries.indices, queries.values, self.dim, int(query_cut),
+                np.float32(heap_factor), k_eff, a["ap_term_blocks"],
                 a["ap_block_docs_offsets"], a["ap_block_docs"], a["ap_summary_offsets"],
                 a["ap_summary_terms"], a["ap_summary_impacts"], a["fwd_indptr"],
-                a["fwd_terms"], a["fwd_impacts"], n_threads)
-        finally:
-            numba.set_num_threads(previous)
-        return self._result(idx, raw * np.float32(self.scale), k)
+                a["fwd_terms"], a["fwd_impacts"])
+        if blocks == 1:
+            approx_range(0, 1, *args, qdense[0], visited[0], touched[0], out_idx, raw)
+        else:
+            with _numba_threads(blocks):
+                approx_parallel(*args, qdense, visited, touched, out_idx, raw)
+        return self._result(out_idx, raw * np.float32(self.scale), k)
 
     @staticmethod
-    def _threads(threads: int | None) -> int:
+    def _blocks_of_queries(threads: int | None, n_queries: int) -> int:
         import numba
 
-        n_threads = numba.get_num_threads() if threads is None else int(threads)
+        n_threads = numba.config.NUMBA_NUM_THREADS if threads is None else int(threads)
         if n_threads < 1:
             raise InputError(f"threads must be >= 1, got {threads}")
-        return n_threads
+        return max(1, min(n_threads, numba.config.NUMBA_NUM_THREADS, n_queries))
+
+    def _scratch(self, kind: str, blocks: int, specs) -> list[np.ndarray]:
+        """Zeroed per-thread scratch rows kept across calls (kernels leave them zeroed).
+
+        Allocating an n_docs accumulator per query costs page faults that dominate latency on
+        large collections. Buffers live in a thread-local cache, so concurrent Python threads
+        searching one index never share them.
+        """
+        cache = self._local.__dict__.setdefault("scratch", {})
+        arrays = cache.get(kind)
+        if arrays is None or arrays[0].shape[0] < blocks:
+            arrays = [np.zeros((blocks, n), dtype=dtype) for dtype, n in specs]
+            cache[kind] = arrays
+        return [a[:blocks] for a in arrays]
 
     def _result(self, idx: np.ndarray, scores: np.ndarray, k: int) -> SearchResult:
         scores = scores.astype(np.float32, copy=False)
