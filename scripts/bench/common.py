@@ -165,7 +165,7 @@ def peak_rss_mb() -> float:
 
 
 # -- timing --------------------------------------------------------------------------------------
-def time_queries(search, prepared: list, budget_s: float, warmup: int = 20):
+def time_queries(search, prepared: list, budget_s: float, warmup: int = 50):
     """Time every query separately (perf_counter_ns) until all ran or ``budget_s`` passed.
 
     Returns (raw results in query order, latencies in µs as float64). A warm-up pass over the

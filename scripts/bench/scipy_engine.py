@@ -46,11 +46,16 @@ class ScipyEngine(Engine):
     def search_batch(self, prepared, threads: int):
         if threads != 1:
             raise Skip("SciPy's sparse product is single-threaded")
-        s = sp.vstack(prepared).tocsr() @ self.dt
-        s = s.tocsr()
-        return [_topk_row(s.data[s.indptr[i]:s.indptr[i + 1]],
-                          s.indices[s.indptr[i]:s.indptr[i + 1]], K)
-                for i in range(s.shape[0])]
+        q = sp.vstack(prepared).tocsr()
+        # Blocks of queries keep the (block, n_docs) product to ~20M entries (~240 MB).
+        rows = max(1, 20_000_000 // max(self.dt.shape[1], 1))
+        out = []
+        for lo in range(0, q.shape[0], rows):
+            s = (q[lo:lo + rows] @ self.dt).tocsr()
+            out.extend(_topk_row(s.data[s.indptr[i]:s.indptr[i + 1]],
+                                 s.indices[s.indptr[i]:s.indptr[i + 1]], K)
+                       for i in range(s.shape[0]))
+        return out
 
     def index_bytes(self) -> int:
         return int(self.dt.data.nbytes + self.dt.indices.nbytes + self.dt.indptr.nbytes)
