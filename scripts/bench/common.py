@@ -208,22 +208,33 @@ def latency_stats(lat_us: np.ndarray) -> dict:
 
 
 # -- exact reference and accuracy ----------------------------------------------------------------
+def doc_chunks(indptr: np.ndarray, max_nnz: int):
+    """(lo, hi) row ranges of at most ``max_nnz`` non-zeros each (at least one row)."""
+    n = indptr.size - 1
+    lo = 0
+    while lo < n:
+        hi = int(np.searchsorted(indptr, indptr[lo] + max_nnz, side="right")) - 1
+        hi = min(max(hi, lo + 1), n)
+        yield lo, hi
+        lo = hi
+
+
 def topk_reference(queries: sp.csr_matrix, docs: sp.csr_matrix, k: int = K,
-                   doc_chunk: int = 1 << 20, block_bytes: int = 1 << 28):
+                   chunk_nnz: int = 1 << 25, block_bytes: int = 1 << 28):
     """Exact top-``k`` by brute force: float64 ``Q @ D.T`` + argpartition, in blocks.
 
-    Documents go in chunks of ``doc_chunk`` rows (one float64 transposed copy at a time) and
-    queries in blocks whose dense score matrix stays under ``block_bytes``. Returns
+    Documents go in chunks of at most ``chunk_nnz`` non-zeros (one float64 transposed copy at
+    a time) and queries in blocks whose dense score matrix stays under ``block_bytes``. Returns
     (indices int64 (n, k) -1 padded, scores float64 (n, k), kth float64 (n,)); ``kth`` is the
     k-th best positive score (the smallest positive one when fewer than k documents score above
     zero; +inf when none does). Ties are broken by lower document number.
     """
     q = queries.astype(np.float64).tocsr()
-    n, n_docs = q.shape[0], docs.shape[0]
+    n = q.shape[0]
     best_s = np.full((n, k), -np.inf)
     best_i = np.full((n, k), -1, dtype=np.int64)
-    for dlo in range(0, n_docs, doc_chunk):
-        dt = docs[dlo:dlo + doc_chunk].astype(np.float64).T.tocsr()   # (dim, chunk)
+    for dlo, dhi in doc_chunks(docs.indptr, chunk_nnz):
+        dt = docs[dlo:dhi].astype(np.float64).T.tocsr()   # (dim, chunk)
         width = dt.shape[1]
         kk = min(k, width)
         rows = max(1, block_bytes // (8 * width))

@@ -34,23 +34,28 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from bench.common import Collection, Engine, K, Skip
+from bench.common import Collection, Engine, K, Skip, doc_chunks
 
 ENCODING = "block_simdbp"
 BLOCK = 64
 
 
-def quantize_docs(docs, bits: int = 8):
-    """(indptr, indices, impacts uint32) with zero impacts dropped, and the scale."""
+def doc_scale(docs, bits: int = 8) -> float:
+    vmax = float(docs.values.max()) if docs.values.size else 0.0
+    return vmax / ((1 << bits) - 1) if vmax > 0 else 1.0
+
+
+def quantize(values: np.ndarray, scale: float, bits: int = 8) -> np.ndarray:
     top = (1 << bits) - 1
-    vmax = float(docs.values.max()) if docs.values.size else 1.0
-    scale = vmax / top if vmax > 0 else 1.0
-    imp = np.clip(np.rint(docs.values.astype(np.float64) / scale), 0, top).astype(np.uint32)
-    keep = imp > 0
-    rows = np.repeat(np.arange(len(docs)), np.diff(docs.indptr))[keep]
-    indptr = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=len(docs)), out=indptr[1:])
-    return indptr, docs.indices[keep], imp[keep], scale
+    return np.clip(np.rint(np.asarray(values, dtype=np.float64) / scale), 0, top).astype(np.uint32)
+
+
+def quantized_matrix(docs, scale: float) -> sp.csr_matrix:
+    """The integer impacts PISA stores, as float64 CSR (n_docs, dim), zeros dropped."""
+    m = sp.csr_matrix((quantize(docs.values, scale).astype(np.float64), docs.indices,
+                       docs.indptr), shape=(len(docs), docs.dim))
+    m.eliminate_zeros()
+    return m
 
 
 def quantize_query(weights: np.ndarray, levels: int = 255) -> np.ndarray:
@@ -60,40 +65,79 @@ def quantize_query(weights: np.ndarray, levels: int = 255) -> np.ndarray:
     return np.rint(weights.astype(np.float64) / (wmax / levels)).astype(np.int64)
 
 
-def write_collection(path: Path, indptr, indices, impacts, dim: int) -> int:
-    """PISA binary collection + lexicons for integer impacts; returns the number of postings."""
+def write_collection(path: Path, docs, scale: float, max_block: int = 1 << 25) -> int:
+    """PISA binary collection + lexicons of the quantized ``docs``; returns the postings count.
+
+    Memory stays bounded at any collection size: posting lists are written in blocks of
+    lexicon-ordered terms holding at most ``max_block`` postings, each gathered by one pass over
+    the documents in chunks (so documents come out increasing within every list).
+    """
     from pyterrier_pisa import _pisathon
 
     path.mkdir(parents=True, exist_ok=True)
-    n_docs = indptr.size - 1
-    csr = sp.csr_matrix((impacts, indices, indptr), shape=(n_docs, dim))
-    csc = csr.tocsc()
-    csc.sort_indices()
-    df = np.diff(csc.indptr)
+    n_docs, dim = len(docs), docs.dim
+    chunks = list(doc_chunks(docs.indptr, max_block))
+    df = np.zeros(dim, dtype=np.int64)
+    lengths = np.zeros(n_docs, dtype=np.int64)
+    for lo, hi in chunks:
+        a, b = docs.indptr[lo], docs.indptr[hi]
+        imp = quantize(docs.values[a:b], scale)
+        keep = imp > 0
+        df += np.bincount(np.asarray(docs.indices[a:b])[keep], minlength=dim)
+        rows = np.repeat(np.arange(hi - lo), np.diff(docs.indptr[lo:hi + 1]))
+        lengths[lo:hi] = np.bincount(rows, weights=imp, minlength=hi - lo).astype(np.int64)
     terms = np.flatnonzero(df)
     names = np.array([str(t) for t in terms])
     order = np.argsort(names, kind="stable")            # PISA's lexicon is sorted as strings
     terms, names = terms[order], names[order]
+    rank = np.full(dim, -1, dtype=np.int64)
+    rank[terms] = np.arange(terms.size)
+    bounds = [0]                                         # blocks of lexicon positions
+    acc = 0
+    for i, t in enumerate(terms):
+        if acc and acc + df[t] > max_block:
+            bounds.append(i)
+            acc = 0
+        acc += df[t]
+    bounds.append(terms.size)
     u32 = np.uint32
     with open(path / "inv.docs", "wb") as f_docs, open(path / "inv.freqs", "wb") as f_freqs:
         f_docs.write(np.array([1, n_docs], dtype=u32).tobytes())
-        for t in terms:
-            lo, hi = csc.indptr[t], csc.indptr[t + 1]
-            head = np.array([hi - lo], dtype=u32).tobytes()
-            f_docs.write(head + csc.indices[lo:hi].astype(u32).tobytes())
-            f_freqs.write(head + csc.data[lo:hi].astype(u32).tobytes())
-    lengths = np.add.reduceat(np.append(impacts, 0).astype(np.int64), indptr[:-1])
-    lengths = np.where(np.diff(indptr) > 0, lengths, 0)
+        for b0, b1 in zip(bounds[:-1], bounds[1:]):
+            parts = []
+            for lo, hi in chunks:
+                a, b = docs.indptr[lo], docs.indptr[hi]
+                t = np.asarray(docs.indices[a:b])
+                r = rank[t]
+                imp = quantize(docs.values[a:b], scale)
+                sel = (r >= b0) & (r < b1) & (imp > 0)
+                rows = np.repeat(np.arange(lo, hi, dtype=np.int64),
+                                 np.diff(docs.indptr[lo:hi + 1]))
+                parts.append((r[sel], rows[sel], imp[sel]))
+            r = np.concatenate([p[0] for p in parts])
+            d = np.concatenate([p[1] for p in parts]).astype(u32)
+            f = np.concatenate([p[2] for p in parts]).astype(u32)
+            del parts
+            order = np.argsort(r, kind="stable")         # stable: documents stay increasing
+            r, d, f = r[order], d[order], f[order]
+            starts = np.searchsorted(r, np.arange(b0, b1 + 1))
+            for j in range(b1 - b0):
+                lo, hi = starts[j], starts[j + 1]
+                head = np.array([hi - lo], dtype=u32).tobytes()
+                f_docs.write(head + d[lo:hi].tobytes())
+                f_freqs.write(head + f[lo:hi].tobytes())
     with open(path / "inv.sizes", "wb") as f:
         f.write(np.concatenate([[n_docs], lengths]).astype(u32).tobytes())
-    (path / "fwd.terms").write_text("".join(f"{n}\n" for n in names))
-    (path / "fwd.documents").write_text("".join(f"{i}\n" for i in range(n_docs)))
+    with open(path / "fwd.terms", "w") as f:
+        f.writelines(f"{n}\n" for n in names)
+    with open(path / "fwd.documents", "w") as f:
+        f.writelines(f"{i}\n" for i in range(n_docs))
     _pisathon.build_binlex(str(path / "fwd.documents"), str(path / "fwd.doclex"))
     _pisathon.build_binlex(str(path / "fwd.terms"), str(path / "fwd.termlex"))
     (path / "pt_meta.json").write_text(json.dumps({
         "type": "sparse_index", "format": "pisa", "package_hint": "pyterrier-pisa",
         "stemmer": "none"}))
-    return int(csc.nnz)
+    return int(df.sum())
 
 
 class PisaEngine(Engine):
@@ -112,18 +156,15 @@ class PisaEngine(Engine):
         self.ctxt = None
         self._postings = 0
         self._path = None
-        self._own = None
 
     def build(self, coll: Collection, workdir: str) -> None:
-        indptr, indices, impacts, self.scale = quantize_docs(coll.docs)
+        self.scale = doc_scale(coll.docs)
         self._path = Path(workdir) / "pisa-index"
-        self._postings = write_collection(self._path, indptr, indices, impacts, coll.docs.dim)
+        self._postings = write_collection(self._path, coll.docs, self.scale)
         self.ctxt = self._pisathon.RetrievalContext()
         # quantize=0: the stored integers are scored as they are; "" = no stemmer, no stopwords.
         self._pisathon.prepare_index(self.ctxt, str(self._path), ENCODING, "quantized", "",
                                      block_size=BLOCK, quantize=0, stop_fname="")
-        self._own = sp.csr_matrix((impacts.astype(np.float64), indices, indptr),
-                                  shape=(len(coll.docs), coll.docs.dim))
 
     def prepare(self, coll: Collection) -> list:
         out = []
@@ -180,7 +221,7 @@ class PisaEngine(Engine):
                            np.concatenate([t for t, _ in rows]) if rows else [], indptr),
                           shape=(coll.n_queries, coll.docs.dim))
         q.eliminate_zeros()
-        return self._own, q
+        return quantized_matrix(coll.docs, self.scale), q
 
     def build_info(self) -> dict:
         return {"encoding": ENCODING, "block": BLOCK, "scorer": "quantized",

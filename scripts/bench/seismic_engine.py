@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import Collection, Engine, K, Skip
+from bench.common import Collection, Engine, K, Skip, doc_chunks
 
 LIBRARY_DEFAULTS = {"n_postings": 3500, "centroid_fraction": 0.1, "summary_energy": 0.4}
 DEFAULT_GRID = [(5, 0.9), (10, 0.9), (10, 1.0), (20, 0.9), (20, 1.0), (40, 1.0)]
@@ -53,9 +53,12 @@ class SeismicEngine(Engine):
         seismic = self._seismic
         docs = coll.docs
         dataset = seismic.SeismicDataset(dim=docs.dim)
-        dataset.add_documents_by_id([str(i) for i in range(len(docs))],
-                                    docs.indices.astype(np.int64), docs.values,
-                                    docs.indptr.astype(np.int64))
+        for lo, hi in doc_chunks(docs.indptr, 1 << 24):   # bounded int64 copies
+            a, b = docs.indptr[lo], docs.indptr[hi]
+            dataset.add_documents_by_id([str(i) for i in range(lo, hi)],
+                                        np.asarray(docs.indices[a:b], dtype=np.int64),
+                                        np.ascontiguousarray(docs.values[a:b]),
+                                        np.asarray(docs.indptr[lo:hi + 1] - a, dtype=np.int64))
         self.index = seismic.SeismicIndex.build_from_dataset(dataset, **self.build_params)
         del dataset
 
