@@ -47,7 +47,13 @@ REPO = SCRIPTS.parent
 if str(SCRIPTS) not in sys.path:
     sys.path.insert(0, str(SCRIPTS))
 
-from bench.report import add_floor, format_table, machine_info, memory_bandwidth  # noqa: E402
+from bench.report import (  # noqa: E402
+    add_floor,
+    format_table,
+    format_targets,
+    machine_info,
+    memory_bandwidth,
+)
 
 DEFAULT_COLLECTIONS = ["real", "real-if", "synth-100k", "synth-1m"]
 DEFAULT_ENGINES = ["scipy", "sparse-dot-topn", "lsr-exact", "lsr-maxscore", "lsr-blockmax",
@@ -205,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps(result, indent=1))
     print()
     print(format_table(result))
+    targets = format_targets(result)
+    if targets:
+        print("\n" + targets)
     print(f"\nwrote {args.out} (worker log {log_path})")
     return 0
 

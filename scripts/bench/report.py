@@ -124,3 +124,45 @@ def format_table(result: dict) -> str:
     lines.append("touched = exhaustive postings per query (sum of the query terms' document "
                  "frequencies) for every engine; floor = touched x B/post / bandwidth.")
     return "\n".join(lines)
+
+
+def _best(rows, engines, min_acc=None):
+    """The row with the lowest mean latency among ``engines`` (at accuracy >= ``min_acc``)."""
+    cands = [r for r in rows if r["engine"] in engines and r.get("mean_us")
+             and (min_acc is None or (r.get("acc10") or 0) >= min_acc)]
+    return min(cands, key=lambda r: r["mean_us"]) if cands else None
+
+
+def format_targets(result: dict, min_acc: float = 0.95) -> str:
+    """The issue's targets as ratios from this run (lower is better for us)."""
+    lines = ["targets (ratios from this run; < 1 means lsr is ahead):"]
+    exact = ("lsr-exact", "lsr-maxscore", "lsr-blockmax", "lsr-auto")
+    for coll in result["collections"]:
+        rows = [r for r in result["rows"] if r["collection"] == coll]
+        ours, pisa = _best(rows, exact), _best(rows, ("pisa-maxscore",))
+        if ours and pisa:
+            lines.append(f"  {coll:<11} exact: best lsr ({ours['engine']}) "
+                         f"{ours['mean_us']:.0f} us / PISA MaxScore {pisa['mean_us']:.0f} us "
+                         f"= {ours['mean_us'] / pisa['mean_us']:.2f}")
+        ours, seis = _best(rows, ("lsr-approx",), min_acc), _best(rows, ("seismic",), min_acc)
+        if ours and seis:
+            lines.append(
+                f"  {coll:<11} approx at acc@10 >= {min_acc}: lsr {ours['mean_us']:.0f} us "
+                f"({setting_label(ours)}, {ours['acc10']:.3f}) / Seismic {seis['mean_us']:.0f} "
+                f"us ({setting_label(seis)}, {seis['acc10']:.3f}) = "
+                f"{ours['mean_us'] / seis['mean_us']:.2f}; build {ours['build_s']:.1f} / "
+                f"{seis['build_s']:.1f} s = {ours['build_s'] / seis['build_s']:.2f}; size "
+                + (f"{ours['index_bytes'] / seis['index_bytes']:.2f}"
+                   if ours.get("index_bytes") and seis.get("index_bytes") else "-"))
+        elif ours or seis:
+            lines.append(f"  {coll:<11} approx: only {'lsr' if ours else 'Seismic'} reaches "
+                         f"acc@10 >= {min_acc} in this sweep")
+    rows = result["rows"]
+    ifq = _best(rows, ("lsr-if-text",))
+    for name in ("bm25s", "lsr-bm25"):
+        bm25 = _best(rows, (name,))
+        if ifq and bm25:
+            lines.append(f"  inference-free end to end {ifq['mean_us']:.0f} us / {name} "
+                         f"{bm25['mean_us']:.0f} us = {ifq['mean_us'] / bm25['mean_us']:.2f} "
+                         "(target <= 1.1)")
+    return "\n".join(lines) if len(lines) > 1 else ""
