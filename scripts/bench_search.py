@@ -82,6 +82,14 @@ def parse_grid(items: list[str]) -> list[list]:
     return grid
 
 
+def git_state() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def worker_env(max_threads: int) -> dict:
     env = dict(os.environ)
     for var in ("NUMBA_NUM_THREADS", "RAYON_NUM_THREADS", "OMP_NUM_THREADS",
@@ -207,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
                                            for k, v in vars(args).items() if k != "worker"},
               "collections": colls, "rows": rows, "notes": notes,
               "seconds": time.time() - started}
+    codes = sorted({r["lsr_code"] for r in rows if r.get("lsr_code")})
+    if len(codes) > 1:
+        notes.append(f"the lsr sources changed during the run ({', '.join(codes)}): rows "
+                     "measured different code; see each row's lsr_code in the JSON")
+    machine["git"] = git_state()
     add_floor(result)
     args.out.write_text(json.dumps(result, indent=1))
     print()

@@ -52,8 +52,9 @@ def quantize(values: np.ndarray, scale: float, bits: int = 8) -> np.ndarray:
 
 def quantized_matrix(docs, scale: float) -> sp.csr_matrix:
     """The integer impacts PISA stores, as float64 CSR (n_docs, dim), zeros dropped."""
-    m = sp.csr_matrix((quantize(docs.values, scale).astype(np.float64), docs.indices,
-                       docs.indptr), shape=(len(docs), docs.dim))
+    # Copies: eliminate_zeros works in place and must not touch the collection's arrays.
+    m = sp.csr_matrix((quantize(docs.values, scale).astype(np.float64),
+                       np.array(docs.indices), np.array(docs.indptr)), shape=(len(docs), docs.dim))
     m.eliminate_zeros()
     return m
 

@@ -104,7 +104,8 @@ def format_table(result: dict) -> str:
     lines = [f"# {m['cpu']}, {m['cores']} cores ({m.get('threads_per_core')} thread/core), "
              f"L3 {m.get('l3')}, SIMD {','.join(m.get('simd', []))}; memory read "
              f"{bw:.1f} GB/s; load avg at start {m['load_avg'][0]:.2f}",
-             "# " + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)]
+             "# lsr " + str(m.get("git")) + "; "
+             + ", ".join(f"{k} {v}" for k, v in m["versions"].items() if v)]
     for name, c in result["collections"].items():
         lines.append(f"# {name}: {c['n_docs']} docs, {c['doc_nnz']} non-zeros, {c['n_queries']} "
                      f"queries x {c['query_nnz_mean']:.1f} terms; {c.get('source')}")

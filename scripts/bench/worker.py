@@ -140,8 +140,20 @@ def _batch_qps(engine, prepared, threads_list, budget_s, single_total_s):
     return out, raw_by_threads
 
 
+def code_fingerprint() -> str:
+    """Hash of the library's sources as this worker imported them (the tree may be edited
+    while a long run goes on: rows with different fingerprints measured different code)."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha1()
+    for folder in ("lsr", "index"):
+        for f in sorted((root / folder).rglob("*.py")):
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def run_engine(spec: dict) -> dict:
     name, coll_name = spec["engine"], spec["collection"]
+    code = code_fingerprint()
     engine = make_engine(name, spec)
     reason = engine.applies_to(coll_name)
     if reason:
@@ -200,17 +212,26 @@ def run_engine(spec: dict) -> dict:
     own_touched = engine.touched_counts(coll)
     if own_touched is not None:
         touched = own_touched
+    acc = {}
+    for i, (_, _, _, results, _) in enumerate(measured):
+        if oracle is not None and results:
+            n = len(results)
+            acc[i] = accuracy_at_k(results, ref_q[:n], ref_d, oracle["idx"][:n],
+                                   oracle["kth"][:n])
     own = engine.own_weights(coll) if oracle is not None else None
-    own_oracle = None
+    acc_own = {}
     if own is not None:
         own_d, own_q = own
         own_idx, _, own_kth = topk_reference(own_q, own_d)
-        own_oracle = (own_q, own_d, own_idx, own_kth)
+        for i, (_, _, _, results, _) in enumerate(measured):
+            if results:
+                n = len(results)
+                acc_own[i] = accuracy_at_k(results, own_q[:n], own_d, own_idx[:n], own_kth[:n])
 
     index_bytes = engine.index_bytes()
     postings = engine.postings() or coll.docs.nnz
     rows = []
-    for setting, lat, qps, results, extra in measured:
+    for i, (setting, lat, qps, results, extra) in enumerate(measured):
         n = len(results) if results is not None else 0
         row = {
             "collection": coll_name, "engine": name, "setting": setting,
@@ -223,14 +244,12 @@ def run_engine(spec: dict) -> dict:
             **{f"qps_batch_{t}t": v for t, v in qps.items()},
             "touched_mean": float(touched[:max(n, 1)].mean()) if touched.size else 0.0,
             "touched_note": engine.touched_note, **extra,
-            "load_avg_1m": os.getloadavg()[0],
+            "load_avg_1m": os.getloadavg()[0], "lsr_code": code,
         }
-        if oracle is not None and results:
-            row["acc10"] = accuracy_at_k(results, ref_q[:n], ref_d, oracle["idx"][:n],
-                                         oracle["kth"][:n])
-        if own_oracle is not None and results:
-            oq, od, oi, ok = own_oracle
-            row["acc10_own"] = accuracy_at_k(results, oq[:n], od, oi[:n], ok[:n])
+        if i in acc:
+            row["acc10"] = acc[i]
+        if i in acc_own:
+            row["acc10_own"] = acc_own[i]
         rows.append(row)
     return {"rows": rows}
 
