@@ -5,9 +5,9 @@ over Learned Sparse Representations", SIGIR 2024) keeps the top postings of ever
 them into blocks of similar documents, summarises each block by the per-term maximum over its
 documents (pruned to a fraction of its mass), and at query time scores a block's documents
 exactly (from a forward index) only when the block summary's dot product with the query could
-enter the top k. Our blocks come from one global ordering of the documents (a PCA tree over
-random projections of the document vectors: similar documents end up next to each other), so
-the clustering costs O(N log N) instead of a k-means per posting list.
+enter the top k. Our clustering of each posting list is a PCA tree (recursive median splits
+along the principal direction) over random projections of the document vectors: similar
+documents end up in the same block at O(n log n) per list instead of a k-means.
 """
 
 from __future__ import annotations
@@ -114,24 +114,36 @@ def pca_tree_order(sig, leaf_size, seed):
 
 
 @njit(cache=True, nogil=True)
-def _energy_threshold(values, count, energy):
-    """Smallest impact v such that impacts >= v hold ``energy`` of the total mass (histogram
-    over the integer impacts: linear time, no sort)."""
+def _summary_threshold(values, count, energy, max_terms):
+    """Smallest impact kept in a block summary: the largest entries that hold ``energy`` of
+    the summary's mass, at most ``max_terms`` of them (ties at the threshold may keep a few
+    fewer). A histogram over the integer impacts (8-bit buckets for wider impacts) makes this
+    linear time, with no sort."""
     top = 0
     for i in range(count):
         if values[i] > top:
             top = values[i]
-    hist = np.zeros(top + 1, dtype=np.int64)
+    shift = 0
+    while (top >> shift) > 255:
+        shift += 1
+    hist = np.zeros((top >> shift) + 1, dtype=np.int64)
+    mass = np.zeros((top >> shift) + 1, dtype=np.int64)
     total = 0
     for i in range(count):
-        hist[values[i]] += 1
+        bucket = values[i] >> shift
+        hist[bucket] += 1
+        mass[bucket] += values[i]
         total += values[i]
     need = energy * total
     acc = 0
-    for v in range(top, 0, -1):
-        acc += hist[v] * v
+    kept = 0
+    for bucket in range(top >> shift, 0, -1):
+        if kept + hist[bucket] > max_terms and kept > 0:
+            return (bucket + 1) << shift
+        kept += hist[bucket]
+        acc += mass[bucket]
         if acc >= need:
-            return v
+            return bucket << shift
     return 1
 
 
@@ -158,9 +170,11 @@ def _block_union(docs_lo, docs_hi, block_docs, fwd_indptr, fwd_terms, fwd_impact
 
 
 @njit(cache=True, nogil=True)
-def _select_and_order(t, term_offsets, post_docs, post_impacts, position, kept, out):
-    """Write the ``kept`` highest-impact documents of term ``t`` into ``out``, ordered by
-    their PCA-tree rank ``position``."""
+def _select_and_order(t, term_offsets, post_docs, post_impacts, sig, kept, leaf_size, out):
+    """Write the ``kept`` highest-impact documents of term ``t`` into ``out``, ordered so
+    that similar documents are adjacent: a PCA tree over their signatures, built per posting
+    list (Seismic clusters each list separately too: a global order leaves the few thousand
+    documents of one list scattered, and their blocks would share few terms)."""
     start = term_offsets[t]
     length = term_offsets[t + 1] - start
     if kept < length:
@@ -170,18 +184,22 @@ def _select_and_order(t, term_offsets, post_docs, post_impacts, position, kept, 
         docs = post_docs[start:start + length][chosen]
     else:
         docs = post_docs[start:start + length].copy()
-    ranks = np.empty(docs.size, dtype=np.int64)
+    local = np.empty((docs.size, sig.shape[1]), dtype=np.float32)
     for i in range(docs.size):
-        ranks[i] = position[docs[i]]
-    out[:] = docs[np.argsort(ranks, kind="mergesort")]
+        local[i] = sig[docs[i]]
+    order = pca_tree_order(local, leaf_size, t)
+    for i in range(docs.size):
+        out[i] = docs[order[i]]
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def build_blocks_and_summaries(term_offsets, post_docs, post_impacts, position, n_postings,
-                               block_size, fwd_indptr, fwd_terms, fwd_impacts, energy):
-    """Per term: keep the ``n_postings`` highest-impact postings, order them by ``position``
-    (the PCA-tree rank of each document), cut them into blocks of ``block_size`` and summarise
-    each block by its per-term max impacts pruned to ``energy`` of their mass.
+def build_blocks_and_summaries(term_offsets, post_docs, post_impacts, sig, n_postings,
+                               block_size, fwd_indptr, fwd_terms, fwd_impacts, energy,
+                               max_terms):
+    """Per term: keep the ``n_postings`` highest-impact postings, order them with a PCA tree
+    over their signatures ``sig`` (float32 (n_docs, dims)), cut them into blocks of
+    ``block_size`` and summarise each block by its per-term max impacts pruned to ``energy``
+    of their mass and at most ``max_terms`` entries.
 
     Returns (term_blocks int64 (n_terms + 1), block_docs_offsets int64 (n_blocks + 1),
     block_docs int32, summary_offsets int64 (n_blocks + 1), summary_terms, summary_impacts).
@@ -211,8 +229,8 @@ def build_blocks_and_summaries(term_offsets, post_docs, post_impacts, position, 
         for t in range(chunk, n_terms, n_chunks):
             if kept[t] == 0:
                 continue
-            _select_and_order(t, term_offsets, post_docs, post_impacts, position, kept[t],
-                              block_docs[doc_base[t]:doc_base[t + 1]])
+            _select_and_order(t, term_offsets, post_docs, post_impacts, sig, kept[t],
+                              block_size, block_docs[doc_base[t]:doc_base[t + 1]])
             for b in range(term_blocks[t], term_blocks[t + 1]):
                 touched, count = _block_union(block_docs_offsets[b], block_docs_offsets[b + 1],
                                               block_docs, fwd_indptr, fwd_terms, fwd_impacts,
@@ -221,7 +239,7 @@ def build_blocks_and_summaries(term_offsets, post_docs, post_impacts, position, 
                 for i in range(count):
                     values[i] = dense[touched[i]]
                     dense[touched[i]] = 0
-                cut = _energy_threshold(values, count, energy)
+                cut = _summary_threshold(values, count, energy, max_terms)
                 size = 0
                 for i in range(count):
                     if values[i] >= cut:
@@ -244,7 +262,7 @@ def build_blocks_and_summaries(term_offsets, post_docs, post_impacts, position, 
                 values = np.empty(count, dtype=np.int64)
                 for i in range(count):
                     values[i] = dense[touched[i]]
-                cut = _energy_threshold(values, count, energy)
+                cut = _summary_threshold(values, count, energy, max_terms)
                 pos = summary_offsets[b]
                 for i in range(count):
                     term = touched[i]

@@ -74,34 +74,61 @@ def _sift_up(heap_s, heap_d, pos):
 @njit(cache=True, nogil=True)
 def _exact_one(q_terms, q_weights, term_offsets, post_docs, post_impacts, k,
                acc, seen, touched, heap_s, heap_d, out_idx, out_scores):
-    """Term-at-a-time exhaustive scoring of one query, then a k-heap over touched documents.
+    """Term-at-a-time exhaustive scoring of one query, then a k-heap over scored documents.
 
-    ``acc``/``seen`` are zero on entry and restored to zero on exit, so one buffer serves a
-    whole block of queries without an O(n_docs) reset per query.
+    Two layouts of the same computation: when the query's lists hold fewer postings than an
+    eighth of the collection, touched documents are recorded (``seen``/``touched``) and only
+    they are visited afterwards; otherwise most documents are touched anyway, so the
+    bookkeeping is skipped and the accumulator is scanned whole (one less random access per
+    posting). ``acc``/``seen`` are zero on entry and restored to zero on exit, so one buffer
+    serves many queries without an O(n_docs) reset per query.
     """
-    n_touched = 0
     n_terms = term_offsets.size - 1
+    n_docs = acc.size
+    total = 0
+    for i in range(q_terms.size):
+        term = q_terms[i]
+        if 0 <= term < n_terms and q_weights[i] != 0:
+            total += term_offsets[term + 1] - term_offsets[term]
+    dense = total * 8 >= n_docs
+    n_touched = 0
     for i in range(q_terms.size):
         term = q_terms[i]
         weight = q_weights[i]
         if term < 0 or term >= n_terms or weight == 0:
             continue
-        for p in range(term_offsets[term], term_offsets[term + 1]):
-            doc = post_docs[p]
-            if seen[doc] == 0:
-                seen[doc] = 1
-                touched[n_touched] = doc
-                n_touched += 1
-            acc[doc] += weight * np.int64(post_impacts[p])
+        if dense:
+            for p in range(term_offsets[term], term_offsets[term + 1]):
+                acc[post_docs[p]] += weight * np.int64(post_impacts[p])
+        else:
+            for p in range(term_offsets[term], term_offsets[term + 1]):
+                doc = post_docs[p]
+                if seen[doc] == 0:
+                    seen[doc] = 1
+                    touched[n_touched] = doc
+                    n_touched += 1
+                acc[doc] += weight * np.int64(post_impacts[p])
     size = 0
-    for i in range(n_touched):
-        doc = touched[i]
-        score = acc[doc]
-        acc[doc] = 0
-        seen[doc] = 0
-        if score <= 0:
-            continue
-        size = heap_offer(heap_s, heap_d, size, k, score, doc)
+    if dense:
+        for doc in range(n_docs):
+            score = acc[doc]
+            if score == 0:
+                continue
+            acc[doc] = 0
+            # Cheap rejection first: a full heap's root is the score to beat (ties lose,
+            # since documents arrive in increasing number).
+            if score < 0 or (size == k and score <= heap_s[0]):
+                continue
+            size = heap_offer(heap_s, heap_d, size, k, score, doc)
+    else:
+        for i in range(n_touched):
+            doc = touched[i]
+            score = acc[doc]
+            acc[doc] = 0
+            seen[doc] = 0
+            if score <= 0:
+                continue
+            size = heap_offer(heap_s, heap_d, size, k, score, doc)
     drain_heap(heap_s, heap_d, size, out_idx, out_scores)
 
 

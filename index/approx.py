@@ -4,8 +4,8 @@
 exact index's posting lists, so approximate search can be added to an existing index:
 
 - a forward index (per document: term ids and quantized impacts) for exact re-scoring;
-- per term, the ``n_postings`` highest-impact postings (static pruning), ordered by a global
-  similarity order of the documents and cut into blocks of ``block_size`` documents;
+- per term, the ``n_postings`` highest-impact postings (static pruning), clustered into
+  blocks of ``block_size`` similar documents;
 - per block, a summary: the per-term maximum impact over its documents, keeping the largest
   entries that hold ``summary_energy`` of the summary's mass.
 
@@ -36,6 +36,9 @@ class ApproxConfig:
     block_size: documents per block. Smaller blocks have tighter summaries but more of them
         to score per query; 16 matches Seismic's ~10 documents per cluster on average.
     summary_energy: fraction of a block summary's mass kept (Seismic's alpha, 0.4 there).
+    summary_terms: at most this many entries per summary. Documents with ~250 non-zeros give
+        blocks whose union has thousands of terms: without a cap the summaries outgrow the
+        collection and their dot products dominate search time.
     signature_dims: random-projection size used to order similar documents next to each other.
     seed: makes the projection and the PCA tree deterministic.
     """
@@ -43,12 +46,14 @@ class ApproxConfig:
     n_postings: int = 2000
     block_size: int = 16
     summary_energy: float = 0.4
+    summary_terms: int = 4096
     signature_dims: int = 32
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.n_postings < 1 or self.block_size < 1 or self.signature_dims < 1:
-            raise InputError(f"n_postings, block_size and signature_dims must be >= 1: {self}")
+        if min(self.n_postings, self.block_size, self.signature_dims, self.summary_terms) < 1:
+            raise InputError(
+                f"n_postings, block_size, summary_terms, signature_dims must be >= 1: {self}")
         if not 0 < self.summary_energy <= 1:
             raise InputError(f"summary_energy must be in (0, 1], got {self.summary_energy}")
 
@@ -63,7 +68,6 @@ def build_approx_arrays(term_offsets: np.ndarray, post_docs: np.ndarray,
     from lsr.index._approx import (
         build_blocks_and_summaries,
         forward_from_postings,
-        pca_tree_order,
         signatures,
     )
 
@@ -78,14 +82,11 @@ def build_approx_arrays(term_offsets: np.ndarray, post_docs: np.ndarray,
     rng = np.random.default_rng(config.seed)
     projection = rng.standard_normal((n_terms, config.signature_dims)).astype(np.float32)
     sig = signatures(fwd_indptr, fwd_terms, fwd_impacts, projection)
-    order = pca_tree_order(sig, config.block_size, config.seed)
-    del sig
-    position = np.empty_like(order)
-    position[order] = np.arange(order.size)
     (term_blocks, block_docs_offsets, block_docs, summary_offsets, summary_terms,
      summary_impacts) = build_blocks_and_summaries(
-        term_offsets, post_docs, post_impacts, position, config.n_postings, config.block_size,
-        fwd_indptr, fwd_terms, fwd_impacts, config.summary_energy)
+        term_offsets, post_docs, post_impacts, sig, config.n_postings, config.block_size,
+        fwd_indptr, fwd_terms, fwd_impacts, config.summary_energy, config.summary_terms)
+    del sig
     return {
         "fwd_indptr": fwd_indptr, "fwd_terms": fwd_terms, "fwd_impacts": fwd_impacts,
         "ap_term_blocks": term_blocks, "ap_block_docs_offsets": block_docs_offsets,

@@ -41,7 +41,7 @@ def test_forward_index_equals_the_stored_matrix(skewed):
 
 def test_blocks_keep_the_top_postings_and_summaries_bound_them(skewed):
     docs, _, ids = skewed
-    config = ApproxConfig(n_postings=100, block_size=8, summary_energy=1.0)
+    config = ApproxConfig(n_postings=100, block_size=8, summary_energy=1.0, summary_terms=10**9)
     index = SparseIndex.build(docs, ids, approx=config)
     a = index._arrays
     matrix = index.dequantized(raw=True).tocsc()
@@ -71,7 +71,8 @@ def test_blocks_keep_the_top_postings_and_summaries_bound_them(skewed):
 @pytest.mark.parametrize("block_size", [1, 5, 16])
 def test_safe_knobs_make_approximate_search_exact(skewed, block_size):
     docs, queries, ids = skewed
-    safe = ApproxConfig(n_postings=10**9, block_size=block_size, summary_energy=1.0)
+    safe = ApproxConfig(n_postings=10**9, block_size=block_size, summary_energy=1.0,
+                          summary_terms=10**9)
     index = SparseIndex.build(docs, ids, approx=safe)
     exact = index.search(queries, k=10)
     approx = index.search(queries, k=10, mode="approx", query_cut=10**6, heap_factor=1.0)

@@ -189,3 +189,13 @@ def test_negative_query_weights_fall_back_to_exhaustive(collection):
     assert_matches_oracle(base, oracle(queries, index.dequantized(), 10))
     with pytest.raises(InputError, match="algorithm must be"):
         index.search(queries, k=10, algorithm="wand")
+
+
+@pytest.mark.parametrize("query_density", [0.0005, 0.05])
+def test_touched_list_and_dense_scan_layouts_agree_with_the_oracle(query_density):
+    # Rare query terms take the touched-list layout, frequent ones the dense scan.
+    docs = random_batch(5000, 2000, 0.003, seed=51)
+    queries = random_batch(30, 2000, query_density, seed=52)
+    index = SparseIndex.build(docs, [str(i) for i in range(5000)])
+    result = index.search(queries, k=10, algorithm="exhaustive")
+    assert_matches_oracle(result, oracle(queries, index.dequantized(), 10))
