@@ -316,11 +316,12 @@ class SparseIndex:
 
         ``algorithm``: ``exhaustive`` (term-at-a-time over every posting), ``maxscore``,
         ``blockmax`` (block-max MaxScore) or ``auto`` (currently exhaustive: fastest on
-        every collection measured; negative query weights always use exhaustive). All return the same hits: scores are exact integer sums of quantized query
-        weights (20 bits per query) times quantized impacts, ties go to the lower document
-        number. Returns a ``SearchResult`` with (n, k) int64 indices and float32 scores
-        (dequantized), best first; only documents scoring above zero are returned, the rest
-        is ``-1`` padded. ``threads`` caps the Numba threads (default: all cores).
+        every collection measured; negative query weights always use exhaustive). All return
+        the same hits: scores are exact integer sums of quantized query weights (20 bits per
+        query) times quantized impacts, ties go to the lower document number. Returns a
+        ``SearchResult`` with (n, k) int64 indices and float32 scores (dequantized), best
+        first; only documents scoring above zero are returned, the rest is ``-1`` padded.
+        ``threads`` caps the Numba threads (default: all cores).
 
         ``mode="approx"`` searches the approximate structures (see ``lsr.index.approx``):
         only the ``query_cut`` heaviest query terms select blocks, and a block is scored when
