@@ -192,6 +192,11 @@ class TokenWeightQueryEncoder(SparseEncoder):
         self._vocab = _tokenizer_vocab(self._tokenizer, weights.size)
         self.weights = weights
         self._special = _special_ids(self._tokenizer)
+        # The table queries read: special tokens zeroed once here rather than filtered with
+        # np.isin per query (query encoding is on the search path of inference-free indexes).
+        self._query_table = weights.copy()
+        special = self._special[self._special < weights.size]
+        self._query_table[special] = 0
         self._config = dict(config) if config else {"kind": self.kind}
         self._config["kind"] = self.kind
 
@@ -235,15 +240,18 @@ class TokenWeightQueryEncoder(SparseEncoder):
         """
         texts = check_texts(texts)
         size = self.weights.size
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        if len(texts) == 1:
+            # encode_batch dispatches to a thread pool: for one query that costs more than
+            # the tokenization itself.
+            encodings = [self._tokenizer.encode(texts[0], add_special_tokens=False)]
+        else:
+            encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
         all_ids, all_weights = [], []
         for i, encoding in enumerate(encodings):
             ids = np.unique(np.asarray(encoding.ids, dtype=np.int64))
             ids = ids[ids < size]
-            if self._special.size:
-                ids = ids[~np.isin(ids, self._special)]
-            weights = self.weights[ids]
+            weights = self._query_table[ids]
             keep = weights != 0
             all_ids.append(ids[keep])
             all_weights.append(weights[keep])
