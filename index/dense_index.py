@@ -14,7 +14,7 @@ import numpy as np
 
 from lsr.errors import IndexFormatError, InputError, require
 from lsr.index.strings import StringTable, encode_strings
-from lsr.manifest import StagingDir, load_arrays, read_manifest
+from lsr.manifest import load_arrays, read_manifest, write_index_dir
 from lsr.results import SearchResult
 
 FORMAT = "lsr-dense-index"
@@ -75,12 +75,8 @@ class DenseIndex:
         return cls(arrays, manifest, path)
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
-        with StagingDir(path, overwrite=overwrite) as stage:
-            for name, array in self._arrays.items():
-                stage.save_array(name, np.asarray(array))
-            keep = {k: v for k, v in self.manifest.items()
-                    if k not in ("arrays", "files", "created", "lsr_version")}
-            self.path = stage.commit(keep)
+        """Write the index to a directory atomically (temp dir + rename)."""
+        self.path = write_index_dir(path, self._arrays, self.manifest, overwrite=overwrite)
         return self.path
 
     @property

@@ -37,7 +37,7 @@ from lsr.index.builder import (
     _approx_config,
 )
 from lsr.index.strings import StringTable
-from lsr.manifest import StagingDir, load_arrays, read_manifest
+from lsr.manifest import load_arrays, read_manifest, write_index_dir
 from lsr.results import SearchResult
 from lsr.sparse import SparseBatch
 
@@ -174,19 +174,11 @@ class SparseIndex:
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the index to a directory atomically (temp dir + rename), in the current format."""
         self._blocks()
-        with StagingDir(path, overwrite=overwrite) as stage:
-            for name, array in self._arrays.items():
-                stage.save_array(name, np.asarray(array))
-            for rel, data in self._encoder_files.items():
-                target = stage.path / ENCODER_DIR / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            keep = {k: v for k, v in self.manifest.items()
-                    if k not in ("arrays", "files", "created", "lsr_version")}
-            keep["format_version"] = FORMAT_VERSION
-            target = stage.commit(keep)
-        self.path = target
-        return target
+        files = {f"{ENCODER_DIR}/{rel}": data for rel, data in self._encoder_files.items()}
+        manifest = {**self.manifest, "format_version": FORMAT_VERSION}
+        self.path = write_index_dir(path, self._arrays, manifest, files=files,
+                                    overwrite=overwrite)
+        return self.path
 
     # -- properties ---------------------------------------------------------------------------
     @property

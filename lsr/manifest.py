@@ -156,6 +156,22 @@ class StagingDir:
         return self.target
 
 
+def write_index_dir(path: str | Path, arrays: dict[str, np.ndarray], manifest: dict, *,
+                    files: dict[str, bytes] | None = None, overwrite: bool = False) -> Path:
+    """Write in-memory ``arrays`` plus extra ``files`` (relative path -> bytes) as an index
+    directory, atomically. Fields that ``commit`` recomputes are dropped from ``manifest``."""
+    with StagingDir(path, overwrite=overwrite) as stage:
+        for name, array in arrays.items():
+            stage.save_array(name, np.asarray(array))
+        for rel, data in (files or {}).items():
+            target = stage.path / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        keep = {k: v for k, v in manifest.items()
+                if k not in ("arrays", "files", "created", "lsr_version", "checksum")}
+        return stage.commit(keep)
+
+
 def _fsync_tree(root: Path) -> None:
     for file in root.rglob("*"):
         if file.is_file():
