@@ -170,6 +170,20 @@ def _block_union(docs_lo, docs_hi, block_docs, fwd_indptr, fwd_terms, fwd_impact
 
 
 @njit(cache=True, nogil=True)
+def _block_summary(b, block_docs_offsets, block_docs, fwd_indptr, fwd_terms, fwd_impacts,
+                   dense, touched, energy, max_terms):
+    """Block ``b``'s candidate summary: (touched terms, their count, their max impacts, the
+    smallest impact kept). ``dense`` is zero on entry and on exit; ``touched`` may grow."""
+    touched, count = _block_union(block_docs_offsets[b], block_docs_offsets[b + 1], block_docs,
+                                  fwd_indptr, fwd_terms, fwd_impacts, dense, touched)
+    values = np.empty(count, dtype=np.int64)
+    for i in range(count):
+        values[i] = dense[touched[i]]
+        dense[touched[i]] = 0
+    return touched, count, values, _summary_threshold(values, count, energy, max_terms)
+
+
+@njit(cache=True, nogil=True)
 def _select_and_order(t, term_offsets, post_docs, post_impacts, sig, kept, leaf_size, out):
     """Write the ``kept`` highest-impact documents of term ``t`` into ``out``, ordered so
     that similar documents are adjacent: a PCA tree over their signatures, built per posting
@@ -232,19 +246,10 @@ def build_blocks_and_summaries(term_offsets, post_docs, post_impacts, sig, n_pos
             _select_and_order(t, term_offsets, post_docs, post_impacts, sig, kept[t],
                               block_size, block_docs[doc_base[t]:doc_base[t + 1]])
             for b in range(term_blocks[t], term_blocks[t + 1]):
-                touched, count = _block_union(block_docs_offsets[b], block_docs_offsets[b + 1],
-                                              block_docs, fwd_indptr, fwd_terms, fwd_impacts,
-                                              dense, touched)
-                values = np.empty(count, dtype=np.int64)
-                for i in range(count):
-                    values[i] = dense[touched[i]]
-                    dense[touched[i]] = 0
-                cut = _summary_threshold(values, count, energy, max_terms)
-                size = 0
-                for i in range(count):
-                    if values[i] >= cut:
-                        size += 1
-                summary_sizes[b] = size
+                touched, count, values, cut = _block_summary(
+                    b, block_docs_offsets, block_docs, fwd_indptr, fwd_terms, fwd_impacts,
+                    dense, touched, energy, max_terms)
+                summary_sizes[b] = np.sum(values >= cut)
     summary_offsets = np.zeros(n_blocks + 1, dtype=np.int64)
     for b in range(n_blocks):
         summary_offsets[b + 1] = summary_offsets[b] + summary_sizes[b]
@@ -256,22 +261,15 @@ def build_blocks_and_summaries(term_offsets, post_docs, post_impacts, sig, n_pos
         touched = np.empty(block_size * 512, dtype=np.int64)
         for t in range(chunk, n_terms, n_chunks):
             for b in range(term_blocks[t], term_blocks[t + 1]):
-                touched, count = _block_union(block_docs_offsets[b], block_docs_offsets[b + 1],
-                                              block_docs, fwd_indptr, fwd_terms, fwd_impacts,
-                                              dense, touched)
-                values = np.empty(count, dtype=np.int64)
-                for i in range(count):
-                    values[i] = dense[touched[i]]
-                cut = _summary_threshold(values, count, energy, max_terms)
+                touched, count, values, cut = _block_summary(
+                    b, block_docs_offsets, block_docs, fwd_indptr, fwd_terms, fwd_impacts,
+                    dense, touched, energy, max_terms)
                 pos = summary_offsets[b]
                 for i in range(count):
-                    term = touched[i]
-                    if dense[term] >= cut:
-                        summary_terms[pos] = term
-                        summary_impacts[pos] = dense[term]
+                    if values[i] >= cut:
+                        summary_terms[pos] = touched[i]
+                        summary_impacts[pos] = values[i]
                         pos += 1
-                for i in range(count):
-                    dense[touched[i]] = 0
     return (term_blocks, block_docs_offsets, block_docs, summary_offsets, summary_terms,
             summary_impacts)
 
