@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from lsr.errors import IndexFormatError, InputError
+from lsr.results import check_k
 
 logger = logging.getLogger(__name__)
 
@@ -101,8 +102,7 @@ def evaluate_encoder(
     from lsr.eval.run_file import write_trec_run
     from lsr.index.build import index_corpus
 
-    if not isinstance(k, int) or k < 1:
-        raise InputError(f"k must be an integer >= 1, got {k!r}")
+    k = check_k(k)
     dataset_dir = Path(dataset_dir)
     data = load_beir(dataset_dir, split=split)
     if not data.queries:

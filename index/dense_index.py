@@ -15,7 +15,7 @@ import numpy as np
 from lsr.errors import IndexFormatError, InputError, require
 from lsr.index.strings import StringTable, encode_strings
 from lsr.manifest import load_arrays, read_manifest, write_index_dir
-from lsr.results import SearchResult
+from lsr.results import SearchResult, check_k
 
 FORMAT = "lsr-dense-index"
 FORMAT_VERSION = 1
@@ -109,8 +109,7 @@ class DenseIndex:
     def search(self, queries: np.ndarray, k: int = 10, *,
                threads: int | None = None) -> SearchResult:
         """Exact top-``k`` inner product; queries float32 (n, dim) or (dim,)."""
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise InputError(f"k must be an integer >= 1, got {k!r}")
+        k = check_k(k)
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise InputError(

@@ -38,7 +38,7 @@ from lsr.index.builder import (
 )
 from lsr.index.strings import StringTable
 from lsr.manifest import load_arrays, read_manifest, write_index_dir
-from lsr.results import SearchResult
+from lsr.results import SearchResult, check_k
 from lsr.sparse import SparseBatch
 
 logger = logging.getLogger(__name__)
@@ -46,12 +46,6 @@ logger = logging.getLogger(__name__)
 QUERY_LEVELS = (1 << 20) - 1  # query weights become integers in [0, 2**20): ~5e-7 relative error
 Algorithm = Literal["auto", "exhaustive", "maxscore", "blockmax"]
 REBUILD = "rebuild the index with `lsr index` (or SparseIndex.build)"
-
-
-def _check_k(k: int) -> int:
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-        raise InputError(f"k must be an integer >= 1, got {k!r}")
-    return int(k)
 
 
 @contextmanager
@@ -320,7 +314,7 @@ class SparseIndex:
         its summary bound times ``heap_factor`` beats the k-th score. Returned scores are exact
         for the returned documents; some true top-k documents may be missed.
         """
-        k = _check_k(k)
+        k = check_k(k)
         if mode not in ("exact", "approx"):
             raise InputError(f"mode must be 'exact' or 'approx', got {mode!r}")
         if not isinstance(queries, SparseBatch):

@@ -127,18 +127,12 @@ def _add_search_args(p: argparse.ArgumentParser) -> None:
                    help="approx: score a block when bound x factor beats the k-th (default 0.9)")
 
 
-def _search_options(args: argparse.Namespace, index) -> dict:
-    from lsr.index.sparse_index import SparseIndex
-
-    if not isinstance(index, SparseIndex):
-        if args.mode != "exact" or args.algorithm != "auto":
-            from lsr.errors import InputError
-
-            raise InputError("--mode/--algorithm apply to sparse indexes only")
-        return {}
+def _search_options(args: argparse.Namespace) -> dict:
+    """``index.search`` keyword arguments from --mode/--algorithm/--query-cut/--heap-factor;
+    empty for the defaults, which every index kind accepts."""
     if args.mode == "approx":
         return {"mode": "approx", "query_cut": args.query_cut, "heap_factor": args.heap_factor}
-    return {"algorithm": args.algorithm}
+    return {} if args.algorithm == "auto" else {"algorithm": args.algorithm}
 
 
 def _cmd_index(args: argparse.Namespace, show_progress: bool | None) -> int:
@@ -180,7 +174,9 @@ def _cmd_search(args: argparse.Namespace, show_progress: bool | None) -> int:
     if args.queries is not None and args.output is None:
         raise InputError("--queries needs -o RUN_FILE to write the TREC run to")
     index = load_any_index(args.index)
-    options = _search_options(args, index)
+    options = _search_options(args)
+    if options and not hasattr(index, "has_approx"):
+        raise InputError("--mode/--algorithm apply to sparse indexes only")
     encoder = _query_encoder(index, args.encoder)
     if args.query is not None:
         k = args.k or 10
@@ -245,15 +241,9 @@ def _cmd_eval(args: argparse.Namespace, show_progress: bool | None) -> int:
         args.dataset, args.encoder, split=args.split, out_dir=args.output, k=args.k,
         encoder_options=_encoder_options(args, args.encoder), batch_size=args.batch_size,
         bits=args.bits, rebuild=args.rebuild, threads=args.threads, show_progress=show_progress,
-        approx=_approx_config(args), search_options=_eval_search_options(args))
+        approx=_approx_config(args), search_options=_search_options(args))
     sys.stdout.write(format_report(report))
     return 0
-
-
-def _eval_search_options(args: argparse.Namespace) -> dict:
-    if args.mode == "approx":
-        return {"mode": "approx", "query_cut": args.query_cut, "heap_factor": args.heap_factor}
-    return {} if args.algorithm == "auto" else {"algorithm": args.algorithm}
 
 
 COMMANDS = {"index": _cmd_index, "search": _cmd_search, "eval": _cmd_eval}

@@ -51,9 +51,12 @@ def file_digest(path: Path, algorithm: str = CHECKSUM) -> str:
     with open(path, "rb") as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             return digest.hexdigest()
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view:
-            for start in range(0, len(view), _HASH_CHUNK):
-                digest.update(view[start:start + _HASH_CHUNK])
+        # A memoryview hands the mapped pages to the hash without copying them (slicing the
+        # mmap itself would copy every chunk into a new bytes object).
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as view, \
+                memoryview(view) as pages:
+            for start in range(0, len(pages), _HASH_CHUNK):
+                digest.update(pages[start:start + _HASH_CHUNK])
     return digest.hexdigest()
 
 

@@ -7,6 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lsr.errors import InputError
+
+
+def check_k(k) -> int:
+    """``k`` as an int, or ``InputError`` unless it is an integer >= 1 (bools refused)."""
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
+        raise InputError(f"k must be an integer >= 1, got {k!r}")
+    return int(k)
+
 
 @dataclass(frozen=True)
 class SearchResult:
